@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/pip --disable-pip-version-check -q
+
+.PHONY: demo test install lint bench freeze clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependency files change.
+$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt requirements/medspacy-nodeps.txt
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PIP) install torch==2.13.0
+	$(PIP) install -c requirements/constraints.txt -e '.[dev]'
+	$(PIP) install --no-deps -r requirements/medspacy-nodeps.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/chestx demo --out demo-out
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/labeler.py
+
+freeze: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable | grep -v -iE '^(medspacy|torch==)' > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache

@@ -1,0 +1,152 @@
+"""ConText rules for chest X-ray reports (medspacy's ConText runs them).
+
+medspacy's default rules are written for clinical notes; radiology needs its own: normality
+statements ("heart size is normal"), resolution ("effusion has resolved"), hedges that contain a
+negation word ("cannot be excluded", "no new"), and change words. Precedence (applied by the
+labeler, following the CheXpert labeler): OVERRIDE_UNCERTAIN > NEGATED_EXISTENCE >
+POSSIBLE_EXISTENCE / HYPOTHETICAL > the concept's default.
+"""
+
+from __future__ import annotations
+
+from medspacy.context import ConTextRule
+
+NEGATED = "NEGATED_EXISTENCE"
+UNCERTAIN = "POSSIBLE_EXISTENCE"
+OVERRIDE_UNCERTAIN = "OVERRIDE_UNCERTAIN"  # hedges built on a negation word: win over negation
+HYPOTHETICAL = "HYPOTHETICAL"
+CHANGE_PREFIX = "CHANGE_"
+
+_FWD, _BWD, _BI = "FORWARD", "BACKWARD", "BIDIRECTIONAL"
+
+NEGATION_FORWARD = (
+    "no", "not", "without", "no evidence of", "no evidence for", "no signs of", "no sign of",
+    "negative for", "free of", "clear of", "absence of", "no definite", "no convincing",
+    "no radiographic evidence of", "no findings of", "no findings to suggest", "nor", "neither",
+    "without evidence of", "resolution of", "interval resolution of", "removal of",
+    "interval removal of", "rather than", "no longer", "no focal", "no acute", "no other",
+    "no significant", "no large", "no visible", "no visualized", "no appreciable",
+    "no suspicious", "no residual", "absent", "no discrete", "no obvious", "no frank",
+    "no overt", "resolved", "removed", "not seen", "not identified", "no gross",
+)
+NEGATION_BACKWARD = (
+    "is absent", "are absent", "not seen", "is not seen", "are not seen", "not identified",
+    "not present", "not demonstrated", "not visualized", "not evident", "is not identified",
+    "are not identified", "has resolved", "have resolved", "resolved", "has been removed",
+    "have been removed", "removed", "ruled out", "no longer seen", "no longer present",
+    "no longer visualized", "no longer identified", "has cleared", "have cleared", "cleared",
+    "not detected", "were removed", "was removed", "is gone", "are gone",
+)
+# Normality words negate only structures ("heart size is normal"), never a nearby finding.
+NORMALITY_BIDIRECTIONAL = (
+    "normal", "within normal limits", "unremarkable", "not enlarged", "normal in size",
+    "normal size", "normal sized", "normal-sized", "nonenlarged", "non-enlarged", "clear",
+    "not widened", "stable and normal", "within normal range", "grossly normal",
+    "are normal", "is normal", "appear normal", "appears normal", "preserved", "maintained",
+    "sharp", "intact", "not dilated", "normal caliber", "normal in caliber",
+)
+OVERRIDE_UNCERTAIN_FORWARD = (
+    "cannot exclude", "can not exclude", "can't exclude", "cannot rule out", "can not rule out",
+    "cannot be excluded", "no new", "difficult to exclude", "cannot entirely exclude",
+    "unable to exclude", "not excluded", "no evidence to rule out",
+)
+OVERRIDE_UNCERTAIN_BACKWARD = (
+    "cannot be excluded", "can not be excluded", "can't be excluded", "not excluded",
+    "not be excluded", "is not excluded", "are not excluded", "not entirely excluded",
+    "cannot be entirely excluded", "cannot be ruled out", "can not be ruled out",
+    "not ruled out", "not well seen", "not well visualized", "not well evaluated",
+    "poorly evaluated", "incompletely evaluated", "not well assessed", "not clearly seen",
+    "not appreciated", "is not appreciated", "are not appreciated", "could not be excluded",
+    "could not be assessed", "not assessed",
+)
+UNCERTAIN_FORWARD = (
+    "possible", "possibly", "probable", "questionable", "question of", "suspected",
+    "suspect", "suspicious for", "suspicion for", "suspicion of", "concerning for",
+    "concern for", "worrisome for", "may represent", "may reflect", "may be", "might be",
+    "could be", "could represent", "could reflect", "may indicate", "may include",
+    "may be due to", "may relate to", "might represent", "might reflect", "differential includes",
+    "differential diagnosis includes", "differential considerations include", "equivocal",
+    "indeterminate", "borderline", "top normal", "top-normal", "upper limits of normal",
+    "upper limit of normal", "upper normal", "suggestion of", "versus", "vs", "vs.",
+    "presumed", "presumably", "cannot be distinguished from", "or possibly", "obscuring",
+    "may have", "may also", "could also", "can be", "would be", "correlate clinically for",
+    "questionably", "likely versus", "maybe",
+)
+UNCERTAIN_BACKWARD = (
+    "is possible", "are possible", "not excluded", "is suspected", "are suspected",
+    "is questioned", "versus", "vs", "obscured", "is obscured", "are obscured",
+    "may be present", "could be present", "might be present", "is equivocal",
+    "is borderline", "at the upper limits of normal", "at upper limits of normal",
+    "upper limits of normal", "top normal", "top-normal", "in question",
+    "cannot be distinguished", "is not well seen",
+)
+HYPOTHETICAL_FORWARD = (
+    "rule out", "r/o", "evaluate for", "evaluation for", "assess for", "to exclude",
+    "if", "eval for", "to evaluate for", "to rule out", "assessment for", "ro",
+    "clinical correlation for", "follow-up for",
+)
+# Words that contain a negation cue but negate nothing ("no increase in the effusion").
+# Change phrases such as "no change" are CHANGES["unchanged"] cues, which absorb their "no" too.
+PSEUDO = (
+    "no increase", "no decrease", "not only", "no further", "gram negative", "no worsening",
+    "not increased", "not necessarily", "no other change",
+)
+TERMINATE = (
+    "but", "however", "although", "though", "aside from", "apart from", "except",
+    "except for", "with the exception of", "which", "yet", "other than", ";", "there is",
+    "there are", "there has been", "there have been", "there remains", "there remain",
+    "otherwise", "whereas", "while", "though", "concerning", "also",
+)
+CHANGES: dict[str, tuple[str, ...]] = {
+    "new": ("new", "newly", "new since", "developing", "development of", "interval development of",
+            "interval appearance of", "appearance of", "newly developed"),
+    "increased": ("increased", "increasing", "increase in", "interval increase", "worsened",
+                  "worsening", "worse", "enlarging", "larger", "progression", "progressed",
+                  "progressive", "more prominent", "slightly larger", "greater", "mildly increased",
+                  "enlarged since", "grown"),
+    "decreased": ("decreased", "decreasing", "decrease in", "interval decrease", "improved",
+                  "improving", "improvement", "improvement in", "smaller", "less prominent",
+                  "resolving", "regression", "diminished", "diminishing", "reduced", "partially resolved",
+                  "nearly resolved", "near complete resolution", "partial resolution of",
+                  "decreased in size", "slightly smaller"),
+    "unchanged": ("unchanged", "stable", "stably", "persistent", "persistently", "persists",
+                  "persist", "again seen", "again noted", "again demonstrated", "similar",
+                  "similar to prior", "no change", "no significant change", "no interval change",
+                  "not changed", "without change", "not significantly changed", "grossly stable",
+                  "without interval change", "no significant interval change",
+                  "without significant change", "no substantial change", "no appreciable change",
+                  "not significantly different", "no definite change", "without substantial change",
+                  "not substantially changed", "no relevant change", "no gross change",
+                  "not appreciably changed", "no evidence of change", "no marked change",
+                  "not markedly changed",
+                  "essentially unchanged", "redemonstrated", "re-demonstrated", "remains", "remain",
+                  "chronic", "unchanged in appearance", "previously seen", "known"),
+    "resolved": ("resolved", "has resolved", "have resolved", "resolution of", "interval resolution",
+                 "no longer seen", "no longer present", "no longer visualized", "has cleared",
+                 "cleared", "removed", "has been removed", "removal of", "interval removal of"),
+}
+
+
+def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[ConTextRule]:
+    """All rules; normality words are limited to structures so they never negate a finding."""
+    rules: list[ConTextRule] = []
+
+    def add(phrases, category, direction, **kwargs):
+        rules.extend(
+            ConTextRule(p, category, direction=direction, **kwargs) for p in dict.fromkeys(phrases))
+
+    add(NEGATION_FORWARD, NEGATED, _FWD)
+    add(NEGATION_BACKWARD, NEGATED, _BWD, max_scope=8)
+    add(NORMALITY_BIDIRECTIONAL, NEGATED, _BI, allowed_types=anatomy_keys, max_scope=8)
+    add(OVERRIDE_UNCERTAIN_FORWARD, OVERRIDE_UNCERTAIN, _FWD)
+    add(OVERRIDE_UNCERTAIN_BACKWARD, OVERRIDE_UNCERTAIN, _BWD, max_scope=10)
+    add(UNCERTAIN_FORWARD, UNCERTAIN, _FWD, max_scope=12)
+    add(UNCERTAIN_BACKWARD, UNCERTAIN, _BWD, max_scope=10)
+    # "atelectasis or consolidation", "effusion and/or atelectasis": both hedged (CheXpert).
+    add(("or", "and/or"), UNCERTAIN, _BI, max_scope=4, allowed_types=finding_keys)
+    add(HYPOTHETICAL_FORWARD, HYPOTHETICAL, _FWD, max_scope=10)
+    add(PSEUDO, "PSEUDO_NEGATION", "PSEUDO")
+    add(TERMINATE, "TERMINATE", "TERMINATE")
+    for change, phrases in CHANGES.items():
+        add(phrases, CHANGE_PREFIX + change.upper(), _BI, max_scope=6)
+    return rules

@@ -1,0 +1,234 @@
+"""The report labeler: every finding mention with its status, location, evidence and section.
+
+Pipeline (medspacy on spaCy): medspacy's clinical tokenizer, PyRuSH sentence splitting, a
+TargetMatcher built from the vocabulary, and ConText with our radiology rules
+(`context_rules.py`). Sections are split first (`sections.py`) so each finding knows where it
+was read and labels can prefer the impression, as the CheXpert labeler does.
+
+>>> report = label_report("FINDINGS: No pleural effusion. IMPRESSION: Mild cardiomegaly.")
+>>> [(f.name, f.status, f.section) for f in report.findings]
+[('pleural effusion', 'absent', 'findings'), ('cardiomegaly', 'present', 'impression')]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from chestx_reasoner.reports import context_rules as cr
+from chestx_reasoner.reports.aggregate import CHEXPERT_LABEL_SCOPES, chexpert_labels, select_scope
+from chestx_reasoner.reports.location import find_location
+from chestx_reasoner.reports.records import Evidence, Finding, LabeledReport
+from chestx_reasoner.reports.sections import (
+    CLINICAL_SECTIONS,
+    ReportError,
+    Section,
+    check_report,
+    parse_sections,
+)
+from chestx_reasoner.reports.vocabulary import Concept, concepts, concepts_by_key, pluralize
+
+log = logging.getLogger(__name__)
+
+# Tokens that end the window in which a mention's location is read.
+_WINDOW_STOPS = frozenset({",", ";", ":", ".", "and", "or", "but", "with", "without", "which",
+                           "no", "while", "whereas", "than"})
+_LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
+_CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
+_STABLE_MEANS_UNCERTAIN = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum"})
+
+
+def resolve_status(categories: Iterable[str], default: str = "present") -> str:
+    """Status from ConText categories, CheXpert's precedence: hedged-negation > negation > hedge.
+
+    >>> resolve_status({"NEGATED_EXISTENCE"}), resolve_status({"POSSIBLE_EXISTENCE"})
+    ('absent', 'uncertain')
+    >>> resolve_status({"NEGATED_EXISTENCE", "OVERRIDE_UNCERTAIN"})
+    'uncertain'
+    """
+    categories = set(categories)
+    if cr.OVERRIDE_UNCERTAIN in categories:
+        return "uncertain"
+    if cr.NEGATED in categories:
+        return "absent"
+    if categories & {cr.UNCERTAIN, cr.HYPOTHETICAL}:
+        return "uncertain"
+    return default
+
+
+SENTENCE_SPLITTERS = ("rules", "pyrush")
+
+
+@Language.component("chestx_paragraph_breaks")
+def _paragraph_breaks(doc: Doc) -> Doc:
+    """Start a sentence after a blank line: report lists often omit the final period."""
+    for token in doc[:-1]:
+        if token.is_space and token.text.count("\n") >= 2:
+            doc[token.i + 1].is_sent_start = True
+    return doc
+
+
+def build_pipeline(sentence_splitter: str = "rules") -> Language:
+    """A medspacy pipeline with our target rules and ConText rules (no default rules).
+
+    Sentences: "rules" is spaCy's punctuation Sentencizer plus paragraph breaks; "pyrush" is
+    medspacy's PyRuSH. Both give the same sentences on typical reports, but PyRuSH took 5.0 s
+    of 5.5 s labelling the 1,045 dev reports (benchmarks/labeler.py), so it is opt-in.
+    """
+    import medspacy
+    from medspacy.ner import TargetRule
+
+    if sentence_splitter not in SENTENCE_SPLITTERS:
+        raise ValueError(
+            f"unknown sentence splitter {sentence_splitter!r}; choose one of {SENTENCE_SPLITTERS}")
+    if sentence_splitter == "pyrush":
+        nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer", "medspacy_pyrush"])
+    else:
+        nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer"])
+        nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", ";"]})
+        nlp.add_pipe("chestx_paragraph_breaks")
+    matcher = nlp.add_pipe("medspacy_target_matcher")
+    rules = []
+    for concept in concepts():
+        phrases = dict.fromkeys(p.lower() for p in (concept.name, *concept.phrases))
+        for phrase in list(phrases):
+            phrases.setdefault(pluralize(phrase))
+        rules.extend(TargetRule(phrase, concept.key) for phrase in phrases)
+    matcher.add(rules)
+    context = nlp.add_pipe("medspacy_context", config={"rules": None})
+    anatomy = {c.key for c in concepts() if c.kind == "anatomy"}
+    findings = {c.key for c in concepts() if c.kind != "anatomy"}
+    context.add(cr.build_context_rules(anatomy, findings))
+    return nlp
+
+
+@lru_cache(maxsize=2)
+def _shared_pipeline(sentence_splitter: str) -> Language:
+    return build_pipeline(sentence_splitter)
+
+
+class ReportLabeler:
+    """Labels reports; build once, reuse (building the pipeline takes about a second).
+
+    Args:
+        scope: which sections study labels are read from: "impression" (CheXpert's rule on
+            MIMIC-CXR: impression, else findings) or "report" (all clinical sections, impression
+            mentions winning per column). Findings are always read from every clinical section.
+        sentence_splitter: "rules" (fast, default) or "pyrush" (medspacy's PyRuSH).
+    """
+
+    def __init__(self, scope: str = "impression", sentence_splitter: str = "rules") -> None:
+        if scope not in CHEXPERT_LABEL_SCOPES:
+            raise ValueError(f"unknown scope {scope!r}; choose one of {CHEXPERT_LABEL_SCOPES}")
+        self.scope = scope
+        self.nlp = _shared_pipeline(sentence_splitter)
+
+    def label(self, report: str) -> LabeledReport:
+        """Findings and labels of one report; raises ReportError for an unusable report."""
+        result = next(self.label_many([report]))
+        if isinstance(result, ReportError):
+            raise result
+        return result
+
+    def label_many(
+        self, reports: Iterable[object], batch_size: int = 64
+    ) -> Iterator[LabeledReport | ReportError]:
+        """Label reports in input order; an unusable report yields its ReportError instead."""
+        batch: list[object] = []
+        for report in reports:
+            batch.append(report)
+            if len(batch) >= batch_size:
+                yield from self._label_batch(batch)
+                batch = []
+        if batch:
+            yield from self._label_batch(batch)
+
+    def _label_batch(self, reports: list[object]) -> Iterator[LabeledReport | ReportError]:
+        parsed: list[list[Section] | ReportError] = []
+        texts: list[str] = []
+        for report in reports:
+            try:
+                sections = parse_sections(check_report(report))
+            except ReportError as error:
+                parsed.append(error)
+                continue
+            clinical = [s for s in sections if s.name in CLINICAL_SECTIONS]
+            parsed.append(sections)
+            texts.extend(s.text for s in clinical)
+        docs = iter(self.nlp.pipe(texts))
+        for report, sections in zip(reports, parsed, strict=True):
+            if isinstance(sections, ReportError):
+                yield sections
+                continue
+            findings: list[Finding] = []
+            for section in sections:
+                if section.name in CLINICAL_SECTIONS:
+                    findings.extend(_doc_findings(next(docs), section, str(report)))
+            scoped = select_scope(findings, (s.name for s in sections), self.scope)
+            yield LabeledReport(findings=findings, labels=chexpert_labels(scoped))
+
+
+def label_report(report: str, scope: str = "impression") -> LabeledReport:
+    """Label one report with a shared labeler: the convenient entry point for a single text."""
+    return ReportLabeler(scope=scope).label(report)
+
+
+def _doc_findings(doc, section: Section, report: str) -> list[Finding]:
+    registry = concepts_by_key()
+    findings = []
+    for ent in doc.ents:
+        concept = registry[ent.label_]
+        categories = [m.category for m in ent._.modifiers]
+        findings.append(_make_finding(ent, concept, categories, section, report))
+    return findings
+
+
+def _make_finding(ent, concept: Concept, categories: list[str], section: Section,
+                  report: str) -> Finding:
+    status = resolve_status(categories, concept.default_status)
+    changes = [_CHANGE_BY_CATEGORY[c] for c in categories if c in _CHANGE_BY_CATEGORY]
+    change = changes[0] if changes else None
+    if change == "resolved" and status == "present":
+        status = "absent"
+    if (concept.kind == "anatomy" and change == "unchanged" and status == "present"
+            and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN):
+        status = "uncertain"  # "stable cardiomediastinal silhouette": CheXpert reads it as -1
+    start = section.start + ent.start_char
+    end = section.start + ent.end_char
+    sentence = ent.sent
+    return Finding(
+        name=concept.finding_name,
+        observation=concept.observation,
+        status=status,  # type: ignore[arg-type]
+        mention=report[start:end],
+        location=find_location(_location_window(ent)),
+        evidence=Evidence(sentence=sentence.text.strip(), start=start, end=end),
+        section=section.name,
+        change=change,
+        chexpert_label=concept.chexpert_label,
+        cues=tuple(sorted({c for c in categories if not c.startswith(cr.CHANGE_PREFIX)})),
+        concept=concept.name,
+    )
+
+
+def _location_window(ent) -> str:
+    """The mention plus a few words each side, not crossing punctuation or another mention."""
+    doc, sent = ent.doc, ent.sent
+    other_ents = [e for e in doc.ents if e.sent == sent and e != ent]
+    left = ent.start
+    while left > max(sent.start, ent.start - _LEFT_WINDOW):
+        token = doc[left - 1]
+        if token.lower_ in _WINDOW_STOPS or any(e.start <= left - 1 < e.end for e in other_ents):
+            break
+        left -= 1
+    right = ent.end
+    while right < min(sent.end, ent.end + _RIGHT_WINDOW):
+        token = doc[right]
+        if token.lower_ in _WINDOW_STOPS or any(e.start <= right < e.end for e in other_ents):
+            break
+        right += 1
+    return doc[left:right].text

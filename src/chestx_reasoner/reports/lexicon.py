@@ -1,0 +1,262 @@
+"""The phrase table: how radiologists write each finding (our own list, from report language).
+
+Plurals of each phrase's last word are added automatically (`vocabulary.pluralize`). Longer
+phrases win over shorter ones inside them ("pleural effusion" over "effusion").
+"""
+
+from chestx_reasoner.reports.vocabulary import Concept
+
+ECM = "Enlarged Cardiomediastinum"
+OPACITY = "Lung Opacity"
+LESION = "Lung Lesion"
+EFFUSION = "Pleural Effusion"
+PLEURAL_OTHER = "Pleural Other"
+DEVICES = "Support Devices"
+
+
+def _c(name, observation, phrases, label="same", **kw) -> Concept:
+    """A concept; `label="same"` counts it toward its own observation's CheXpert column."""
+    return Concept(name=name, observation=observation, phrases=tuple(phrases),
+                   chexpert_label=observation if label == "same" else label, **kw)
+
+
+CONCEPTS: tuple[Concept, ...] = (
+    # --- No Finding -------------------------------------------------------------------------
+    _c("no finding", "No Finding", [
+        "no acute cardiopulmonary abnormality", "no acute cardiopulmonary process",
+        "no acute cardiopulmonary disease", "no acute cardiopulmonary findings",
+        "no active disease", "no acute disease", "no acute findings", "no acute abnormality",
+        "no acute intrathoracic process", "no acute pulmonary disease", "normal chest",
+        "normal study", "normal chest radiograph", "normal chest x-ray", "unremarkable chest",
+        "no radiographic evidence of acute cardiopulmonary disease",
+    ], label=None, abnormal=False),
+    # --- Enlarged Cardiomediastinum -----------------------------------------------------------
+    _c("enlarged cardiomediastinum", ECM, [
+        "enlarged cardiomediastinum", "widened mediastinum", "mediastinal widening",
+        "widening of the mediastinum", "mediastinal enlargement", "enlarged mediastinum",
+        "prominent mediastinum", "mediastinal prominence", "enlarged cardiomediastinal silhouette",
+        "widened cardiomediastinal silhouette", "superior mediastinal widening",
+    ]),
+    _c("cardiomediastinal silhouette", ECM, [
+        "cardiomediastinal silhouette", "cardiomediastinal contour", "cardiomediastinal contours",
+        "cardiomediastinal", "mediastinal contour", "mediastinal contours", "mediastinal silhouette",
+        "mediastinum", "mediastinal configuration", "pericardial silhouette",
+        "cardiomediastinal structures", "mediastinal structures", "hilar contours",
+        "cardiac and mediastinal contours", "heart and mediastinum",
+    ], kind="anatomy", finding="enlarged cardiomediastinum"),
+    _c("hilar enlargement", ECM, [
+        "hilar enlargement", "enlarged hilum", "enlarged hila", "hilar prominence",
+        "prominent hilum", "prominent hila", "hilar fullness", "hilar adenopathy",
+        "hilar lymphadenopathy", "mediastinal lymphadenopathy", "lymphadenopathy", "adenopathy",
+        "bulky hila",
+    ], label=None),
+    _c("tortuous aorta", None, [
+        "tortuous aorta", "aortic tortuosity", "tortuosity of the aorta", "unfolded aorta",
+        "unfolding of the aorta", "ectatic aorta", "tortuous thoracic aorta",
+        "tortuosity of the thoracic aorta", "aortic ectasia", "dilated aorta",
+        "aortic enlargement", "aortic aneurysm",
+    ], label=None, abnormal=False),
+    # --- Cardiomegaly -----------------------------------------------------------------------
+    _c("cardiomegaly", "Cardiomegaly", [
+        "cardiomegaly", "cardiac enlargement", "enlarged heart", "enlarged cardiac silhouette",
+        "enlargement of the cardiac silhouette", "enlarged heart size", "enlarged cardiac shadow",
+        "heart is enlarged", "heart enlargement", "enlargement of the heart",
+        "enlarged cardiac size", "cardiac silhouette is enlarged", "heart size is enlarged",
+        "megacardia", "increased heart size", "increased cardiac size",
+    ]),
+    _c("heart size", "Cardiomegaly", [
+        "heart size", "cardiac size", "cardiac silhouette", "cardiac shadow", "cardiac contour",
+        "heart shadow", "cardiac contours", "size of the heart", "heart silhouette",
+        "cardiac diameter", "cardiothoracic ratio",
+    ], kind="anatomy", finding="cardiomegaly"),
+    # --- Lung Opacity -----------------------------------------------------------------------
+    _c("opacity", OPACITY, [
+        "opacity", "opacities", "opacification", "opacifications", "density", "densities",
+        "infiltrate", "infiltrates", "infiltration", "airspace disease", "air space disease",
+        "airspace opacity", "air space opacity", "airspace process", "haziness", "hazy opacity",
+        "ground glass", "ground-glass opacity", "reticular opacity", "reticulonodular opacity",
+        "interstitial opacity", "interstitial markings", "increased interstitial markings",
+        "interstitial prominence", "interstitial disease", "interstitial lung disease",
+        "increased lung markings", "increased markings", "bronchovascular crowding",
+        "peribronchial cuffing", "peribronchial thickening", "bronchial wall thickening",
+        "streaky opacity", "patchy opacity", "linear opacity", "airspace consolidation",
+    ]),
+    _c("scarring", OPACITY, [
+        "scarring", "scar", "fibrosis", "fibrotic changes", "pulmonary fibrosis",
+        "parenchymal scarring", "apical scarring", "linear scarring", "fibrotic scarring",
+    ], label=None),
+    _c("bronchiectasis", OPACITY, ["bronchiectasis", "bronchiectatic changes"], label=None),
+    # --- Lung Lesion ------------------------------------------------------------------------
+    _c("nodule", LESION, [
+        "nodule", "nodular opacity", "nodular density", "nodular opacification", "pulmonary nodule",
+        "lung nodule", "micronodule", "nodularity", "round opacity", "rounded opacity",
+        "round density", "rounded density", "nodular densities",
+    ]),
+    _c("mass", LESION, [
+        "mass", "lung mass", "pulmonary mass", "tumor", "neoplasm", "malignancy", "carcinoma",
+        "cavitary lesion", "cavitation", "cavity", "lump", "lesion", "metastasis", "metastases",
+        "metastatic disease",
+    ]),
+    _c("granuloma", LESION, [
+        "granuloma", "calcified granuloma", "granulomatous disease", "granulomatous process",
+        "calcified nodule", "calcified granulomata", "granulomatous changes",
+    ], label=None),
+    # --- Edema ------------------------------------------------------------------------------
+    _c("edema", "Edema", [
+        "edema", "pulmonary edema", "interstitial edema", "alveolar edema", "fluid overload",
+        "pulmonary interstitial edema", "heart failure", "chf", "congestive heart failure",
+        "kerley b lines", "kerley lines", "perihilar haziness", "cephalization",
+        "cephalization of vessels", "pulmonary vascular redistribution",
+    ]),
+    _c("vascular congestion", "Edema", [
+        "vascular congestion", "pulmonary vascular congestion", "pulmonary congestion",
+        "venous congestion", "pulmonary venous congestion", "vascular engorgement",
+        "vascular prominence", "prominence of the pulmonary vasculature",
+        "engorgement of the pulmonary vasculature", "indistinctness of the vasculature",
+        "vascular indistinctness", "pulmonary venous hypertension", "congestion",
+    ], default_status="uncertain"),
+    _c("pulmonary vasculature", "Edema", [
+        "pulmonary vasculature", "pulmonary vascularity", "vasculature", "vascularity",
+        "pulmonary vessels", "pulmonary vascular markings", "vascular markings",
+    ], label=None, kind="anatomy", finding="vascular congestion", abnormal=False),
+    # --- Consolidation ----------------------------------------------------------------------
+    _c("consolidation", "Consolidation", [
+        "consolidation", "consolidations", "consolidative opacity", "consolidative process",
+        "consolidative changes", "air bronchograms", "air bronchogram", "focal consolidation",
+        "lobar consolidation", "airspace consolidation",
+    ]),
+    # --- Pneumonia --------------------------------------------------------------------------
+    _c("pneumonia", "Pneumonia", [
+        "pneumonia", "pneumonias", "infection", "infectious process", "infectious etiology",
+        "bronchopneumonia", "pneumonitis", "aspiration", "aspiration pneumonia",
+        "infectious infiltrate", "multifocal pneumonia",
+    ]),
+    # --- Atelectasis ------------------------------------------------------------------------
+    _c("atelectasis", "Atelectasis", [
+        "atelectasis", "atelectases", "atelectatic", "atelectatic changes", "collapse",
+        "lobar collapse", "volume loss", "subsegmental atelectasis", "plate-like atelectasis",
+        "platelike atelectasis", "discoid atelectasis", "linear atelectasis", "bibasilar atelectasis",
+        "atelectatic change",
+    ]),
+    _c("low lung volumes", None, [
+        "low lung volumes", "low lung volume", "hypoinflation", "hypoinflated",
+        "poor inspiration", "shallow inspiration", "low inspiratory volumes", "hypoventilation",
+        "decreased lung volumes", "diminished lung volumes", "reduced lung volumes",
+    ], label=None, abnormal=False),
+    # --- Pneumothorax -----------------------------------------------------------------------
+    _c("pneumothorax", "Pneumothorax", [
+        "pneumothorax", "pneumothoraces", "pneumothoraxes", "ptx", "hydropneumothorax",
+        "visceral pleural line", "pleural air", "apical pneumothorax", "tension pneumothorax",
+    ]),
+    # --- Pleural Effusion -------------------------------------------------------------------
+    _c("pleural effusion", EFFUSION, [
+        "pleural effusion", "effusion", "pleural fluid", "hydrothorax",
+        "blunting of the costophrenic angle", "blunting of the costophrenic angles",
+        "blunting of costophrenic angle", "blunted costophrenic angle",
+        "blunted costophrenic angles", "costophrenic angle blunting", "costophrenic blunting",
+        "blunting of the left costophrenic angle", "blunting of the right costophrenic angle",
+        "blunting of both costophrenic angles", "meniscus sign", "layering fluid",
+        "fluid in the fissure", "fissural fluid", "subpulmonic effusion", "loculated effusion",
+        "loculated fluid", "hemothorax", "empyema", "pleural effusions",
+    ]),
+    _c("pericardial effusion", None, ["pericardial effusion", "pericardial fluid"], label=None),
+    _c("pleural spaces", EFFUSION, [
+        "pleural spaces", "pleural space", "costophrenic angles", "costophrenic angle",
+        "costophrenic sulci", "costophrenic sulcus",
+    ], label=None, kind="anatomy", finding="pleural effusion", abnormal=False),
+    # --- Pleural Other ----------------------------------------------------------------------
+    _c("pleural thickening", PLEURAL_OTHER, [
+        "pleural thickening", "pleural scarring", "pleural scar", "pleural plaque",
+        "pleural plaques", "pleural calcification", "calcified pleural plaque",
+        "pleural abnormality", "fibrothorax", "apical pleural thickening", "pleural reaction",
+        "pleural-parenchymal scarring", "pleuroparenchymal scarring", "apical cap",
+    ]),
+    # --- Fracture ---------------------------------------------------------------------------
+    _c("fracture", "Fracture", [
+        "fracture", "fractures", "fractured", "rib fracture", "rib fractures", "clavicle fracture",
+        "compression fracture", "compression deformity", "vertebral fracture",
+        "healed fracture", "old fracture", "callus formation", "displaced fracture",
+    ]),
+    # --- Support Devices --------------------------------------------------------------------
+    _c("endotracheal tube", DEVICES, [
+        "endotracheal tube", "et tube", "ett", "ett tube", "tracheostomy tube", "tracheostomy",
+        "trach tube", "endotracheal", "breathing tube",
+    ]),
+    _c("enteric tube", DEVICES, [
+        "enteric tube", "nasogastric tube", "ng tube", "og tube", "orogastric tube",
+        "feeding tube", "dobhoff tube", "dobhoff", "nasogastric", "gastric tube",
+    ]),
+    _c("central venous catheter", DEVICES, [
+        "central venous catheter", "central line", "central venous line", "picc", "picc line",
+        "port-a-cath", "port a cath", "porta cath", "portacath", "mediport", "power port",
+        "internal jugular catheter", "ij catheter", "ij line", "subclavian catheter",
+        "subclavian line", "swan-ganz catheter", "swan ganz catheter", "pulmonary artery catheter",
+        "dialysis catheter", "hemodialysis catheter", "catheter", "venous catheter", "line",
+        "lines", "port", "infusion port", "double-lumen catheter", "triple-lumen catheter",
+    ]),
+    _c("cardiac device", DEVICES, [
+        "pacemaker", "pacer", "pacemaker leads", "pacer leads", "pacing leads", "pacing wires",
+        "leads", "icd", "defibrillator", "aicd", "cardiac device", "loop recorder",
+        "dual-chamber pacemaker", "pacemaker generator", "pacemaker wires", "epicardial wires",
+        "pacing wire", "valve replacement", "prosthetic valve", "mitral valve replacement",
+        "aortic valve replacement", "valve prosthesis", "lvad", "intra-aortic balloon pump",
+        "iabp", "impella",
+    ]),
+    _c("chest tube", DEVICES, [
+        "chest tube", "chest tubes", "pleural drain", "pigtail catheter", "thoracostomy tube",
+        "pleural catheter", "drain", "drains", "mediastinal drain",
+    ]),
+    _c("surgical hardware", DEVICES, [
+        "sternotomy wires", "sternal wires", "median sternotomy wires", "surgical clips",
+        "surgical clip", "clips", "surgical staples", "hardware", "orthopedic hardware",
+        "spinal fusion hardware", "fixation hardware", "plate", "screws", "stent", "stents",
+        "coil", "coils", "embolization coils", "device", "devices", "support devices",
+        "monitoring devices", "ekg leads", "ecg leads", "telemetry leads", "monitoring leads",
+        "tubes and lines", "lines and tubes", "tube", "tubes", "cerclage wires", "wires",
+        "prosthesis", "arthroplasty", "shoulder arthroplasty", "kyphoplasty", "vertebroplasty",
+        "cardiac monitor", "sternotomy", "median sternotomy", "cabg", "surgical instruments",
+    ]),
+    # --- Finer findings outside the 14 -------------------------------------------------------
+    _c("emphysema", None, [
+        "emphysema", "emphysematous changes", "copd", "chronic obstructive pulmonary disease",
+        "hyperinflation", "hyperinflated", "hyperexpanded", "hyperexpansion",
+        "hyperexpanded lungs", "bullae", "bulla", "bullous disease", "blebs", "hyperlucency",
+        "flattened diaphragms", "flattening of the diaphragms", "flattening of the hemidiaphragms",
+        "overinflation", "overinflated", "hyperdistention",
+    ], label=None),
+    _c("hernia", None, [
+        "hernia", "hiatal hernia", "hiatus hernia", "diaphragmatic hernia",
+        "morgagni hernia", "bochdalek hernia",
+    ], label=None),
+    _c("calcification", None, [
+        "calcification", "calcifications", "calcified", "calcinosis", "vascular calcification",
+        "aortic calcification", "atherosclerotic calcification", "atherosclerosis",
+        "atherosclerotic disease", "calcified lymph node", "calcified lymph nodes",
+        "aortic knob calcification", "calcified aorta", "arteriosclerosis",
+        "coronary artery calcification", "mitral annular calcification",
+    ], label=None),
+    _c("elevated hemidiaphragm", None, [
+        "elevated hemidiaphragm", "elevation of the hemidiaphragm", "elevated diaphragm",
+        "elevated left hemidiaphragm", "elevated right hemidiaphragm",
+        "elevation of the left hemidiaphragm", "elevation of the right hemidiaphragm",
+        "eventration", "diaphragmatic eventration",
+    ], label=None),
+    _c("spinal degeneration", None, [
+        "degenerative changes", "degenerative disease", "spondylosis", "osteophytes",
+        "osteophyte formation", "degenerative changes of the spine",
+        "degenerative changes of the thoracic spine", "arthritis", "osteoarthritis",
+        "degenerative joint disease", "diffuse idiopathic skeletal hyperostosis",
+    ], label=None),
+    _c("scoliosis", None, [
+        "scoliosis", "dextroscoliosis", "levoscoliosis", "kyphosis", "kyphoscoliosis",
+        "spinal curvature", "curvature of the spine", "dextrocurvature", "levocurvature",
+    ], label=None),
+    _c("subcutaneous emphysema", None, [
+        "subcutaneous emphysema", "subcutaneous air", "soft tissue emphysema",
+        "pneumomediastinum", "pneumoperitoneum", "free air", "free intraperitoneal air",
+    ], label=None),
+    _c("osseous lesion", None, [
+        "lytic lesion", "sclerotic lesion", "blastic lesion", "bone lesion", "osseous lesion",
+        "bony metastases", "osseous metastases", "osteopenia", "demineralization",
+    ], label=None),
+)

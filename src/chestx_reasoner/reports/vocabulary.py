@@ -1,0 +1,139 @@
+"""The findings vocabulary: CheXpert's 14 observations, finer findings, and how reports say them.
+
+Each `Concept` is one finding a report can mention. It rolls up into a CheXpert `observation`
+(None for findings outside the 14, e.g. scoliosis) and, separately, names the CheXpert column it
+counts toward in study labels (`chexpert_label`): a few findings roll up semantically but the
+CheXpert labeler does not count them (a calcified granuloma is a lung lesion to a reader, yet
+CheXpert leaves Lung Lesion blank), and our labels follow the labeler so they stay comparable.
+
+`kind="anatomy"` concepts are structures whose normality is reported ("heart size is normal",
+"mediastinal contours are unremarkable"): they take the status of the statement about them.
+The phrase table itself lives in `lexicon.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+CHEXPERT_OBSERVATIONS: tuple[str, ...] = (
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One finding and the phrases that mention it."""
+
+    name: str
+    observation: str | None
+    phrases: tuple[str, ...]
+    chexpert_label: str | None = None
+    kind: str = "finding"  # finding | anatomy
+    default_status: str = "present"  # status of an unmodified mention ("uncertain" for hedged terms)
+    finding: str | None = None  # anatomy: the abnormality its statement reports on
+    abnormal: bool = True  # False: a positive mention does not rule out "No Finding" (CheXpert)
+
+    @property
+    def finding_name(self) -> str:
+        """The finding a mention reports: "heart size is normal" reports on cardiomegaly."""
+        return self.finding or self.name
+
+    @property
+    def key(self) -> str:
+        """The spaCy entity label of this concept's mentions."""
+        return re.sub(r"[^A-Z0-9]+", "_", self.name.upper()).strip("_")
+
+
+def pluralize(phrase: str) -> str:
+    """Plural of a phrase's last word, for phrase matching without a lemmatizer.
+
+    >>> pluralize("pleural effusion"), pluralize("opacity"), pluralize("mass")
+    ('pleural effusions', 'opacities', 'masses')
+    """
+    head, _, last = phrase.rpartition(" ")
+    if last.endswith(("sis", "ema", "ax", "ing", "ed", "ly", "ia", "al", "ic", "size", "s")):
+        plural = last + "es" if last.endswith(("ss",)) else last
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        plural = last[:-1] + "ies"
+    elif last.endswith(("x", "ch", "sh")):
+        plural = last + "es"
+    else:
+        plural = last + "s"
+    return f"{head} {plural}".strip()
+
+
+def normalize_term(text: str) -> str:
+    """Lowercase, drop punctuation and placeholder noise, fold spaces: for term lookup."""
+    text = re.sub(r"[^a-z0-9 ]+", " ", text.lower().replace("-", " "))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@lru_cache(maxsize=1)
+def concepts() -> tuple[Concept, ...]:
+    from chestx_reasoner.reports.lexicon import CONCEPTS
+
+    return CONCEPTS
+
+
+@lru_cache(maxsize=1)
+def concepts_by_name() -> dict[str, Concept]:
+    return {c.name: c for c in concepts()}
+
+
+@lru_cache(maxsize=1)
+def concepts_by_key() -> dict[str, Concept]:
+    return {c.key: c for c in concepts()}
+
+
+@lru_cache(maxsize=1)
+def _phrase_index() -> list[tuple[str, Concept]]:
+    index = []
+    for concept in concepts():
+        for phrase in (concept.name, *concept.phrases):
+            for form in {normalize_term(phrase), normalize_term(pluralize(phrase))}:
+                index.append((form, concept))
+    return sorted(index, key=lambda item: -len(item[0]))
+
+
+def lookup_concepts(term: str) -> list[Concept]:
+    """Concepts a free-text term names, longest phrases first, each concept once.
+
+    Used to map option texts and judge outputs onto the vocabulary.
+
+    >>> [c.name for c in lookup_concepts("mild cardiomegaly")]
+    ['cardiomegaly']
+    """
+    text = f" {normalize_term(term)} "
+    found: list[Concept] = []
+    for phrase, concept in _phrase_index():
+        if concept not in found and f" {phrase} " in text:
+            found.append(concept)
+            text = text.replace(f" {phrase} ", " # ")
+    return found
+
+
+def observation_of(term: str) -> str | None:
+    """The CheXpert observation a term rolls up into, if any.
+
+    >>> observation_of("left basilar atelectasis")
+    'Atelectasis'
+    """
+    for concept in lookup_concepts(term):
+        if concept.observation:
+            return concept.observation
+    return None
