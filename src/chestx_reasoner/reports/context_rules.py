@@ -24,7 +24,7 @@ NEGATION_FORWARD = (
     "negative for", "free of", "clear of", "absence of", "no definite", "no convincing",
     "no radiographic evidence of", "no findings of", "no findings to suggest", "nor", "neither",
     "without evidence of", "resolution of", "interval resolution of", "removal of",
-    "interval removal of", "rather than", "no longer", "no focal", "no acute", "no other",
+    "interval removal of", "rather than", "no longer", "no acute", "no other",
     "no significant", "no large", "no visible", "no visualized", "no appreciable",
     "no suspicious", "no residual", "absent", "no discrete", "no obvious", "no frank",
     "no overt", "resolved", "removed", "not seen", "not identified", "no gross",
@@ -66,8 +66,7 @@ UNCERTAIN_FORWARD = (
     "could be", "could represent", "could reflect", "may indicate", "may include",
     "may be due to", "may relate to", "might represent", "might reflect", "differential includes",
     "differential diagnosis includes", "differential considerations include", "equivocal",
-    "indeterminate", "borderline", "top normal", "top-normal", "upper limits of normal",
-    "upper limit of normal", "upper normal", "suggestion of", "versus", "vs", "vs.",
+    "indeterminate", "suggestion of",
     "presumed", "presumably", "cannot be distinguished from", "or possibly", "obscuring",
     "may have", "may also", "could also", "can be", "would be", "correlate clinically for",
     "questionably", "likely versus", "maybe",
@@ -76,9 +75,12 @@ UNCERTAIN_BACKWARD = (
     "is possible", "are possible", "not excluded", "is suspected", "are suspected",
     "is questioned", "versus", "vs", "obscured", "is obscured", "are obscured",
     "may be present", "could be present", "might be present", "is equivocal",
-    "is borderline", "at the upper limits of normal", "at upper limits of normal",
-    "upper limits of normal", "top normal", "top-normal", "in question",
-    "cannot be distinguished", "is not well seen",
+    "in question", "cannot be distinguished", "is not well seen",
+)
+UNCERTAIN_BIDIRECTIONAL = (
+    "versus", "vs", "vs.", "borderline", "top normal", "top-normal", "upper limits of normal",
+    "upper limit of normal", "upper normal", "high normal", "at the upper limits of normal",
+    "upper range of normal", "upper limits normal", "borderline enlarged", "mildly prominent",
 )
 HYPOTHETICAL_FORWARD = (
     "rule out", "r/o", "evaluate for", "evaluation for", "assess for", "to exclude",
@@ -137,11 +139,12 @@ def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[
 
     add(NEGATION_FORWARD, NEGATED, _FWD)
     add(NEGATION_BACKWARD, NEGATED, _BWD, max_scope=8)
-    add(NORMALITY_BIDIRECTIONAL, NEGATED, _BI, allowed_types=anatomy_keys, max_scope=8)
+    add(NORMALITY_BIDIRECTIONAL, NEGATED, _BI, allowed_types=anatomy_keys, max_scope=12)
     add(OVERRIDE_UNCERTAIN_FORWARD, OVERRIDE_UNCERTAIN, _FWD)
     add(OVERRIDE_UNCERTAIN_BACKWARD, OVERRIDE_UNCERTAIN, _BWD, max_scope=10)
     add(UNCERTAIN_FORWARD, UNCERTAIN, _FWD, max_scope=12)
     add(UNCERTAIN_BACKWARD, UNCERTAIN, _BWD, max_scope=10)
+    add(UNCERTAIN_BIDIRECTIONAL, UNCERTAIN, _BI, max_scope=10)
     # "atelectasis or consolidation", "effusion and/or atelectasis": both hedged (CheXpert).
     add(("or", "and/or"), UNCERTAIN, _BI, max_scope=4, allowed_types=finding_keys)
     add(HYPOTHETICAL_FORWARD, HYPOTHETICAL, _FWD, max_scope=10)

@@ -13,6 +13,7 @@ was read and labels can prefer the impression, as the CheXpert labeler does.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
@@ -40,6 +41,8 @@ _WINDOW_STOPS = frozenset({",", ";", ":", ".", "and", "or", "but", "with", "with
 _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
 _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
 _STABLE_MEANS_UNCERTAIN = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum"})
+_ENLARGED = re.compile(r"\b(enlarged|enlargement|large|widened|widening|increased|prominent)\b",
+                       re.IGNORECASE)
 
 
 def resolve_status(categories: Iterable[str], default: str = "present") -> str:
@@ -194,8 +197,10 @@ def _make_finding(ent, concept: Concept, categories: list[str], section: Section
     change = changes[0] if changes else None
     if change == "resolved" and status == "present":
         status = "absent"
+    window = _location_window(ent)
     if (concept.kind == "anatomy" and change == "unchanged" and status == "present"
-            and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN):
+            and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN
+            and not _ENLARGED.search(window)):
         status = "uncertain"  # "stable cardiomediastinal silhouette": CheXpert reads it as -1
     start = section.start + ent.start_char
     end = section.start + ent.end_char
@@ -205,7 +210,7 @@ def _make_finding(ent, concept: Concept, categories: list[str], section: Section
         observation=concept.observation,
         status=status,  # type: ignore[arg-type]
         mention=report[start:end],
-        location=find_location(_location_window(ent)),
+        location=None if _has_no_location(concept) else find_location(window),
         evidence=Evidence(sentence=sentence.text.strip(), start=start, end=end),
         section=section.name,
         change=change,
@@ -213,6 +218,12 @@ def _make_finding(ent, concept: Concept, categories: list[str], section: Section
         cues=tuple(sorted({c for c in categories if not c.startswith(cr.CHANGE_PREFIX)})),
         concept=concept.name,
     )
+
+
+def _has_no_location(concept: Concept) -> bool:
+    """Heart size or "no acute disease" have no side or zone ("upper limits of normal")."""
+    return concept.kind == "anatomy" or concept.observation in _STABLE_MEANS_UNCERTAIN | {
+        "No Finding"}
 
 
 def _location_window(ent) -> str:

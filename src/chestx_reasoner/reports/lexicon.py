@@ -48,7 +48,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "hilar enlargement", "enlarged hilum", "enlarged hila", "hilar prominence",
         "prominent hilum", "prominent hila", "hilar fullness", "hilar adenopathy",
         "hilar lymphadenopathy", "mediastinal lymphadenopathy", "lymphadenopathy", "adenopathy",
-        "bulky hila",
+        "bulky hila", "prominent hilum", "enlarged lymph nodes", "hilar lymph nodes",
+        "enlarged hilar lymph nodes", "hilar lymph node enlargement", "lymph node enlargement",
     ], label=None),
     _c("tortuous aorta", None, [
         "tortuous aorta", "aortic tortuosity", "tortuosity of the aorta", "unfolded aorta",
@@ -60,7 +61,9 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("cardiomegaly", "Cardiomegaly", [
         "cardiomegaly", "cardiac enlargement", "enlarged heart", "enlarged cardiac silhouette",
         "enlargement of the cardiac silhouette", "enlarged heart size", "enlarged cardiac shadow",
-        "heart is enlarged", "heart enlargement", "enlargement of the heart",
+        "heart is enlarged", "heart enlargement", "enlargement of the heart", "heart is large",
+        "heart is mildly enlarged", "heart is moderately enlarged", "heart is severely enlarged",
+        "heart appears enlarged", "heart remains enlarged", "large heart", "enlarged cardiac contour",
         "enlarged cardiac size", "cardiac silhouette is enlarged", "heart size is enlarged",
         "megacardia", "increased heart size", "increased cardiac size",
     ]),
@@ -78,11 +81,13 @@ CONCEPTS: tuple[Concept, ...] = (
         "interstitial opacity", "interstitial markings", "increased interstitial markings",
         "interstitial prominence", "interstitial disease", "interstitial lung disease",
         "increased lung markings", "increased markings", "bronchovascular crowding",
+        "lung markings", "interstitial changes", "interstitial thickening", "interstitial pattern",
+        "reticular markings", "bronchovascular markings", "reticular opacities",
         "peribronchial cuffing", "peribronchial thickening", "bronchial wall thickening",
         "streaky opacity", "patchy opacity", "linear opacity", "airspace consolidation",
     ]),
     _c("scarring", OPACITY, [
-        "scarring", "scar", "fibrosis", "fibrotic changes", "pulmonary fibrosis",
+        "scarring", "scar", "scars", "cicatrix", "fibrosis", "scarring or atelectasis", "fibrotic changes", "pulmonary fibrosis",
         "parenchymal scarring", "apical scarring", "linear scarring", "fibrotic scarring",
     ], label=None),
     _c("bronchiectasis", OPACITY, ["bronchiectasis", "bronchiectatic changes"], label=None),
@@ -122,7 +127,7 @@ CONCEPTS: tuple[Concept, ...] = (
     # --- Consolidation ----------------------------------------------------------------------
     _c("consolidation", "Consolidation", [
         "consolidation", "consolidations", "consolidative opacity", "consolidative process",
-        "consolidative changes", "air bronchograms", "air bronchogram", "focal consolidation",
+        "consolidative changes", "air bronchograms", "air bronchogram",
         "lobar consolidation", "airspace consolidation",
     ]),
     # --- Pneumonia --------------------------------------------------------------------------
@@ -170,6 +175,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "pleural plaques", "pleural calcification", "calcified pleural plaque",
         "pleural abnormality", "fibrothorax", "apical pleural thickening", "pleural reaction",
         "pleural-parenchymal scarring", "pleuroparenchymal scarring", "apical cap",
+        "thickening of pleura", "thickened pleura", "pleura thickening", "pleural cicatrix",
     ]),
     # --- Fracture ---------------------------------------------------------------------------
     _c("fracture", "Fracture", [
@@ -221,6 +227,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "emphysema", "emphysematous changes", "copd", "chronic obstructive pulmonary disease",
         "hyperinflation", "hyperinflated", "hyperexpanded", "hyperexpansion",
         "hyperexpanded lungs", "bullae", "bulla", "bullous disease", "blebs", "hyperlucency",
+        "blister", "blisters", "hyperlucent", "hyperlucent lung", "hyperdistended", "flattened diaphragm",
         "flattened diaphragms", "flattening of the diaphragms", "flattening of the hemidiaphragms",
         "overinflation", "overinflated", "hyperdistention",
     ], label=None),
@@ -234,16 +241,19 @@ CONCEPTS: tuple[Concept, ...] = (
         "atherosclerotic disease", "calcified lymph node", "calcified lymph nodes",
         "aortic knob calcification", "calcified aorta", "arteriosclerosis",
         "coronary artery calcification", "mitral annular calcification",
+        "atherosclerosis of aorta", "aortic atherosclerosis", "calcified granulomas",
     ], label=None),
     _c("elevated hemidiaphragm", None, [
         "elevated hemidiaphragm", "elevation of the hemidiaphragm", "elevated diaphragm",
         "elevated left hemidiaphragm", "elevated right hemidiaphragm",
         "elevation of the left hemidiaphragm", "elevation of the right hemidiaphragm",
-        "eventration", "diaphragmatic eventration",
+        "eventration", "diaphragmatic eventration", "elevation of the diaphragm",
+        "elevation of diaphragm", "elevated hemidiaphragms",
     ], label=None),
     _c("spinal degeneration", None, [
         "degenerative changes", "degenerative disease", "spondylosis", "osteophytes",
-        "osteophyte formation", "degenerative changes of the spine",
+        "osteophyte formation", "degenerative changes of the spine", "degenerative disc disease",
+        "degenerative spine", "arthritic changes", "sclerosis of thoracic vertebrae",
         "degenerative changes of the thoracic spine", "arthritis", "osteoarthritis",
         "degenerative joint disease", "diffuse idiopathic skeletal hyperostosis",
     ], label=None),

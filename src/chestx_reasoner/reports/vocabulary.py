@@ -77,10 +77,24 @@ def pluralize(phrase: str) -> str:
     return f"{head} {plural}".strip()
 
 
+_ARTICLES = re.compile(r"\b(?:the|a|an)\b")
+# Severity, extent and side words: dropped on a second lookup pass, so "thickening of right
+# pleura" finds "thickening of pleura" (the location is read separately).
+_MODIFIERS = re.compile(
+    r"\b(?:mild|mildly|moderate|moderately|severe|severely|small|large|minimal|minor|marked|"
+    r"left|right|bilateral|bilaterally|multiple|scattered|chronic|acute|diffuse|focal|patchy|"
+    r"streaky|subtle|slight|slightly|possible|old|new|upper|middle|lower|base|basal|apex|"
+    r"apical|side|sided|lobe|lobes|lung|lungs|of|in|at|on)\b")
+
+
 def normalize_term(text: str) -> str:
-    """Lowercase, drop punctuation and placeholder noise, fold spaces: for term lookup."""
+    """Lowercase, drop punctuation and articles, fold spaces: for term lookup.
+
+    >>> normalize_term("Blunting of the Left Costophrenic-Angle.")
+    'blunting of left costophrenic angle'
+    """
     text = re.sub(r"[^a-z0-9 ]+", " ", text.lower().replace("-", " "))
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " ", _ARTICLES.sub(" ", text)).strip()
 
 
 @lru_cache(maxsize=1)
@@ -118,12 +132,15 @@ def lookup_concepts(term: str) -> list[Concept]:
     >>> [c.name for c in lookup_concepts("mild cardiomegaly")]
     ['cardiomegaly']
     """
-    text = f" {normalize_term(term)} "
     found: list[Concept] = []
-    for phrase, concept in _phrase_index():
-        if concept not in found and f" {phrase} " in text:
-            found.append(concept)
-            text = text.replace(f" {phrase} ", " # ")
+    text = f" {normalize_term(term)} "
+    for attempt in (text, f" {' '.join(_MODIFIERS.sub(' ', text).split())} "):
+        for phrase, concept in _phrase_index():
+            if concept not in found and f" {phrase} " in attempt:
+                found.append(concept)
+                attempt = attempt.replace(f" {phrase} ", " # ")
+        if found:
+            break
     return found
 
 
