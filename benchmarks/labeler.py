@@ -21,13 +21,13 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from chestx_reasoner.reports.labeler import ReportLabeler  # noqa: E402
-from chestx_reasoner.reports.location import find_location  # noqa: E402
-from chestx_reasoner.reports.records import LabeledReport  # noqa: E402
-from chestx_reasoner.reports.vocabulary import lookup_concepts, normalize_term  # noqa: E402
+from chestx_reasoner.reports.labeler import ReportLabeler
+from chestx_reasoner.reports.location import find_location
+from chestx_reasoner.reports.records import LabeledReport
+from chestx_reasoner.reports.vocabulary import lookup_concepts, normalize_term
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "radrscore-dev.jsonl"
@@ -70,7 +70,7 @@ def measure_speed(labeler: ReportLabeler, reports: list[str], repeat: int) -> tu
 
 
 def option_positive(option: str, labeled: LabeledReport) -> bool | None:
-    """Whether the labeler finds an option's finding (None: the option is outside the vocabulary)."""
+    """Whether the labeler finds an option's finding (None: option outside the vocabulary)."""
     option = clean_option(option)
     if normalize_term(option) in NORMAL_OPTIONS:
         return labeled.labels.get("No Finding") == 1
@@ -101,7 +101,8 @@ def single_item_agreement(records: list[dict], labeler: ReportLabeler) -> dict[s
         answer_index = ord(answer.strip().upper()[0]) - ord("A")
         if not 0 <= answer_index < len(options):
             continue  # malformed item: its answer letter names no option
-        answer_concepts = {c.finding_name for c in lookup_concepts(clean_option(options[answer_index]))}
+        answer_option = clean_option(options[answer_index])
+        answer_concepts = {c.finding_name for c in lookup_concepts(answer_option)}
         verdicts = []
         for index, option in enumerate(options):
             positive = option_positive(option, result)

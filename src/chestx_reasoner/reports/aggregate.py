@@ -14,7 +14,7 @@ from chestx_reasoner.reports.vocabulary import CHEXPERT_OBSERVATIONS, concepts_b
 
 _VALUE = {"present": 1, "uncertain": -1, "absent": 0}
 _PRIORITY = {1: 3, -1: 2, 0: 1}  # positive > uncertain > negative
-_HEART_FAILURE_WORDS = ("chf", "heart failure")
+_HEART_FAILURE_WORDS = ("chf", "heart failure", "congestive heart failure")
 
 # Which findings labels are read from:
 #   impression: as CheXpert on MIMIC-CXR: the impression; else the findings; else everything.

@@ -23,19 +23,15 @@ NEGATION_FORWARD = (
     "no", "not", "without", "no evidence of", "no evidence for", "no signs of", "no sign of",
     "negative for", "free of", "clear of", "absence of", "no definite", "no convincing",
     "no radiographic evidence of", "no findings of", "no findings to suggest", "nor", "neither",
-    "without evidence of", "resolution of", "interval resolution of", "removal of",
-    "interval removal of", "rather than", "no longer", "no acute", "no other",
+    "without evidence of", "rather than", "no longer", "no acute", "no other",
     "no significant", "no large", "no visible", "no visualized", "no appreciable",
     "no suspicious", "no residual", "absent", "no discrete", "no obvious", "no frank",
-    "no overt", "resolved", "removed", "not seen", "not identified", "no gross",
+    "no overt", "not seen", "not identified", "no gross",
 )
 NEGATION_BACKWARD = (
     "is absent", "are absent", "not seen", "is not seen", "are not seen", "not identified",
     "not present", "not demonstrated", "not visualized", "not evident", "is not identified",
-    "are not identified", "has resolved", "have resolved", "resolved", "has been removed",
-    "have been removed", "removed", "ruled out", "no longer seen", "no longer present",
-    "no longer visualized", "no longer identified", "has cleared", "have cleared", "cleared",
-    "not detected", "were removed", "was removed", "is gone", "are gone",
+    "are not identified", "ruled out", "not detected", "is gone", "are gone",
 )
 # Normality words negate only structures ("heart size is normal"), never a nearby finding.
 NORMALITY_BIDIRECTIONAL = (
@@ -73,12 +69,12 @@ UNCERTAIN_FORWARD = (
 )
 UNCERTAIN_BACKWARD = (
     "is possible", "are possible", "not excluded", "is suspected", "are suspected",
-    "is questioned", "versus", "vs", "obscured", "is obscured", "are obscured",
+    "is questioned", "obscured", "is obscured", "are obscured",
     "may be present", "could be present", "might be present", "is equivocal",
     "in question", "cannot be distinguished", "is not well seen",
 )
 UNCERTAIN_BIDIRECTIONAL = (
-    "versus", "vs", "vs.", "borderline", "top normal", "top-normal", "upper limits of normal",
+    "borderline", "top normal", "top-normal", "upper limits of normal",
     "upper limit of normal", "upper normal", "high normal", "at the upper limits of normal",
     "upper range of normal", "upper limits normal", "borderline enlarged", "mildly prominent",
 )
@@ -104,11 +100,12 @@ CHANGES: dict[str, tuple[str, ...]] = {
             "interval appearance of", "appearance of", "newly developed"),
     "increased": ("increased", "increasing", "increase in", "interval increase", "worsened",
                   "worsening", "worse", "enlarging", "larger", "progression", "progressed",
-                  "progressive", "more prominent", "slightly larger", "greater", "mildly increased",
+                  "progressive", "more prominent", "slightly larger", "mildly increased",
                   "enlarged since", "grown"),
     "decreased": ("decreased", "decreasing", "decrease in", "interval decrease", "improved",
                   "improving", "improvement", "improvement in", "smaller", "less prominent",
-                  "resolving", "regression", "diminished", "diminishing", "reduced", "partially resolved",
+                  "resolving", "regression", "diminished", "diminishing", "reduced",
+                  "partially resolved",
                   "nearly resolved", "near complete resolution", "partial resolution of",
                   "decreased in size", "slightly smaller"),
     "unchanged": ("unchanged", "stable", "stably", "persistent", "persistently", "persists",
@@ -123,33 +120,49 @@ CHANGES: dict[str, tuple[str, ...]] = {
                   "not markedly changed",
                   "essentially unchanged", "redemonstrated", "re-demonstrated", "remains", "remain",
                   "chronic", "unchanged in appearance", "previously seen", "known"),
-    "resolved": ("resolved", "has resolved", "have resolved", "resolution of", "interval resolution",
-                 "no longer seen", "no longer present", "no longer visualized", "has cleared",
-                 "cleared", "removed", "has been removed", "removal of", "interval removal of"),
+    # A resolved or removed finding is absent now (the labeler sets status "absent").
+    "resolved": ("resolved", "has resolved", "have resolved", "resolution of",
+                 "interval resolution",
+                 "interval resolution of", "no longer seen", "no longer present",
+                 "no longer visualized", "no longer identified", "has cleared", "have cleared",
+                 "cleared", "removed", "has been removed", "have been removed", "were removed",
+                 "was removed", "removal of", "interval removal of"),
 }
+# When several change words reach one mention, the most decisive one is kept.
+CHANGE_PRIORITY = ("resolved", "new", "increased", "decreased", "unchanged")
 
 
 def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[ConTextRule]:
-    """All rules; normality words are limited to structures so they never negate a finding."""
-    rules: list[ConTextRule] = []
+    """All rules; normality words are limited to structures so they never negate a finding.
+
+    A phrase listed both forward and backward in one category becomes one bidirectional rule;
+    a phrase listed under two categories keeps the first (the lists are added by precedence).
+    ConText would otherwise keep one of two rules with the same words unpredictably.
+    """
+    specs: dict[str, tuple[str, str, dict]] = {}
 
     def add(phrases, category, direction, **kwargs):
-        rules.extend(
-            ConTextRule(p, category, direction=direction, **kwargs) for p in dict.fromkeys(phrases))
+        for phrase in phrases:
+            if phrase not in specs:
+                specs[phrase] = (category, direction, kwargs)
+            elif specs[phrase][0] == category and specs[phrase][1] != direction:
+                specs[phrase] = (category, _BI, {**specs[phrase][2], **kwargs})
 
+    add(OVERRIDE_UNCERTAIN_FORWARD, OVERRIDE_UNCERTAIN, _FWD)
+    add(OVERRIDE_UNCERTAIN_BACKWARD, OVERRIDE_UNCERTAIN, _BWD, max_scope=10)
+    add(PSEUDO, "PSEUDO_NEGATION", "PSEUDO")
+    for change, phrases in CHANGES.items():
+        add(phrases, CHANGE_PREFIX + change.upper(), _BI, max_scope=8)
     add(NEGATION_FORWARD, NEGATED, _FWD)
     add(NEGATION_BACKWARD, NEGATED, _BWD, max_scope=8)
     add(NORMALITY_BIDIRECTIONAL, NEGATED, _BI, allowed_types=anatomy_keys, max_scope=12)
-    add(OVERRIDE_UNCERTAIN_FORWARD, OVERRIDE_UNCERTAIN, _FWD)
-    add(OVERRIDE_UNCERTAIN_BACKWARD, OVERRIDE_UNCERTAIN, _BWD, max_scope=10)
     add(UNCERTAIN_FORWARD, UNCERTAIN, _FWD, max_scope=12)
     add(UNCERTAIN_BACKWARD, UNCERTAIN, _BWD, max_scope=10)
     add(UNCERTAIN_BIDIRECTIONAL, UNCERTAIN, _BI, max_scope=10)
-    # "atelectasis or consolidation", "effusion and/or atelectasis": both hedged (CheXpert).
-    add(("or", "and/or"), UNCERTAIN, _BI, max_scope=4, allowed_types=finding_keys)
+    # max_targets=2: only the two alternatives, not the finding they are offered to explain.
+    add(("or", "and/or", "versus", "vs", "vs."), UNCERTAIN, _BI, max_scope=4, max_targets=2,
+        allowed_types=finding_keys)
     add(HYPOTHETICAL_FORWARD, HYPOTHETICAL, _FWD, max_scope=10)
-    add(PSEUDO, "PSEUDO_NEGATION", "PSEUDO")
     add(TERMINATE, "TERMINATE", "TERMINATE")
-    for change, phrases in CHANGES.items():
-        add(phrases, CHANGE_PREFIX + change.upper(), _BI, max_scope=6)
-    return rules
+    return [ConTextRule(phrase, category, direction=direction, **kwargs)
+            for phrase, (category, direction, kwargs) in specs.items()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 _WINDOW_STOPS = frozenset({",", ";", ":", ".", "and", "or", "but", "with", "without", "which",
                            "no", "while", "whereas", "than"})
 _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
+_STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.HYPOTHETICAL})
 _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
 _STABLE_MEANS_UNCERTAIN = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum"})
 _ENLARGED = re.compile(r"\b(enlarged|enlargement|large|widened|widening|increased|prominent)\b",
@@ -85,6 +87,9 @@ def build_pipeline(sentence_splitter: str = "rules") -> Language:
     import medspacy
     from medspacy.ner import TargetRule
 
+    # ConText keeps an empty token-pattern matcher when every rule is a phrase; spaCy warns
+    # about it (W036) on every document.
+    warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
     if sentence_splitter not in SENTENCE_SPLITTERS:
         raise ValueError(
             f"unknown sentence splitter {sentence_splitter!r}; choose one of {SENTENCE_SPLITTERS}")
@@ -186,6 +191,8 @@ def _doc_findings(doc, section: Section, report: str) -> list[Finding]:
     for ent in doc.ents:
         concept = registry[ent.label_]
         categories = [m.category for m in ent._.modifiers]
+        if concept.needs_cue and not any(c in _STATUS_CATEGORIES for c in categories):
+            continue
         findings.append(_make_finding(ent, concept, categories, section, report))
     return findings
 
@@ -193,8 +200,8 @@ def _doc_findings(doc, section: Section, report: str) -> list[Finding]:
 def _make_finding(ent, concept: Concept, categories: list[str], section: Section,
                   report: str) -> Finding:
     status = resolve_status(categories, concept.default_status)
-    changes = [_CHANGE_BY_CATEGORY[c] for c in categories if c in _CHANGE_BY_CATEGORY]
-    change = changes[0] if changes else None
+    changes = {_CHANGE_BY_CATEGORY[c] for c in categories if c in _CHANGE_BY_CATEGORY}
+    change = next((c for c in cr.CHANGE_PRIORITY if c in changes), None)
     if change == "resolved" and status == "present":
         status = "absent"
     window = _location_window(ent)
@@ -233,7 +240,10 @@ def _location_window(ent) -> str:
     left = ent.start
     while left > max(sent.start, ent.start - _LEFT_WINDOW):
         token = doc[left - 1]
-        if token.lower_ in _WINDOW_STOPS or any(e.start <= left - 1 < e.end for e in other_ents):
+        # "right and small left effusions": "and" joins sides of one mention, so the left scan
+        # crosses it; stopping at another mention keeps "effusion and left pneumothorax" apart.
+        if (token.lower_ in _WINDOW_STOPS - {"and", "or"}
+                or any(e.start <= left - 1 < e.end for e in other_ents)):
             break
         left -= 1
     right = ent.end

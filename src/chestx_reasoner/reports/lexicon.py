@@ -39,7 +39,8 @@ CONCEPTS: tuple[Concept, ...] = (
     ]),
     _c("cardiomediastinal silhouette", ECM, [
         "cardiomediastinal silhouette", "cardiomediastinal contour", "cardiomediastinal contours",
-        "cardiomediastinal", "mediastinal contour", "mediastinal contours", "mediastinal silhouette",
+        "cardiomediastinal", "mediastinal contour", "mediastinal contours",
+        "mediastinal silhouette",
         "mediastinum", "mediastinal configuration", "pericardial silhouette",
         "cardiomediastinal structures", "mediastinal structures", "hilar contours",
         "cardiac and mediastinal contours", "heart and mediastinum",
@@ -63,7 +64,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "enlargement of the cardiac silhouette", "enlarged heart size", "enlarged cardiac shadow",
         "heart is enlarged", "heart enlargement", "enlargement of the heart", "heart is large",
         "heart is mildly enlarged", "heart is moderately enlarged", "heart is severely enlarged",
-        "heart appears enlarged", "heart remains enlarged", "large heart", "enlarged cardiac contour",
+        "heart appears enlarged", "heart remains enlarged", "large heart",
+        "enlarged cardiac contour",
         "enlarged cardiac size", "cardiac silhouette is enlarged", "heart size is enlarged",
         "megacardia", "increased heart size", "increased cardiac size",
     ]),
@@ -72,6 +74,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "heart shadow", "cardiac contours", "size of the heart", "heart silhouette",
         "cardiac diameter", "cardiothoracic ratio",
     ], kind="anatomy", finding="cardiomegaly"),
+    # "The heart is normal in size": counted only when a statement qualifies it.
+    _c("heart", "Cardiomegaly", ["heart"], kind="anatomy", finding="cardiomegaly",
+       needs_cue=True),
     # --- Lung Opacity -----------------------------------------------------------------------
     _c("opacity", OPACITY, [
         "opacity", "opacities", "opacification", "opacifications", "density", "densities",
@@ -84,10 +89,11 @@ CONCEPTS: tuple[Concept, ...] = (
         "lung markings", "interstitial changes", "interstitial thickening", "interstitial pattern",
         "reticular markings", "bronchovascular markings", "reticular opacities",
         "peribronchial cuffing", "peribronchial thickening", "bronchial wall thickening",
-        "streaky opacity", "patchy opacity", "linear opacity", "airspace consolidation",
+        "streaky opacity", "patchy opacity", "linear opacity",
     ]),
     _c("scarring", OPACITY, [
-        "scarring", "scar", "scars", "cicatrix", "fibrosis", "scarring or atelectasis", "fibrotic changes", "pulmonary fibrosis",
+        "scarring", "scar", "scars", "cicatrix", "fibrosis", "fibrotic changes",
+        "pulmonary fibrosis",
         "parenchymal scarring", "apical scarring", "linear scarring", "fibrotic scarring",
     ], label=None),
     _c("bronchiectasis", OPACITY, ["bronchiectasis", "bronchiectatic changes"], label=None),
@@ -140,7 +146,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("atelectasis", "Atelectasis", [
         "atelectasis", "atelectases", "atelectatic", "atelectatic changes", "collapse",
         "lobar collapse", "volume loss", "subsegmental atelectasis", "plate-like atelectasis",
-        "platelike atelectasis", "discoid atelectasis", "linear atelectasis", "bibasilar atelectasis",
+        "platelike atelectasis", "discoid atelectasis", "linear atelectasis",
+        "bibasilar atelectasis",
         "atelectatic change",
     ]),
     _c("low lung volumes", None, [
@@ -227,7 +234,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "emphysema", "emphysematous changes", "copd", "chronic obstructive pulmonary disease",
         "hyperinflation", "hyperinflated", "hyperexpanded", "hyperexpansion",
         "hyperexpanded lungs", "bullae", "bulla", "bullous disease", "blebs", "hyperlucency",
-        "blister", "blisters", "hyperlucent", "hyperlucent lung", "hyperdistended", "flattened diaphragm",
+        "blister", "blisters", "hyperlucent", "hyperlucent lung", "hyperdistended",
+        "flattened diaphragm",
         "flattened diaphragms", "flattening of the diaphragms", "flattening of the hemidiaphragms",
         "overinflation", "overinflated", "hyperdistention",
     ], label=None),

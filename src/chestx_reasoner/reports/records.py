@@ -56,7 +56,7 @@ class Finding:
     location: Location | None
     evidence: Evidence
     section: str  # findings | impression | ... | body (no header)
-    change: str | None = None  # new | increased | decreased | unchanged | resolved | improved | worsened
+    change: str | None = None  # new | increased | decreased | unchanged | resolved
     chexpert_label: str | None = None  # the CheXpert column it counts toward (None: not counted)
     cues: tuple[str, ...] = field(default_factory=tuple)  # context cues that set the status
     concept: str | None = None  # the vocabulary entry whose phrase matched (e.g. "heart size")

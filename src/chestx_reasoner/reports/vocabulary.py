@@ -44,9 +44,10 @@ class Concept:
     phrases: tuple[str, ...]
     chexpert_label: str | None = None
     kind: str = "finding"  # finding | anatomy
-    default_status: str = "present"  # status of an unmodified mention ("uncertain" for hedged terms)
+    default_status: str = "present"  # of an unmodified mention ("uncertain" for hedged terms)
     finding: str | None = None  # anatomy: the abnormality its statement reports on
     abnormal: bool = True  # False: a positive mention does not rule out "No Finding" (CheXpert)
+    needs_cue: bool = False  # True: a mention no context cue qualifies is not a finding
 
     @property
     def finding_name(self) -> str:
@@ -84,7 +85,7 @@ _MODIFIERS = re.compile(
     r"\b(?:mild|mildly|moderate|moderately|severe|severely|small|large|minimal|minor|marked|"
     r"left|right|bilateral|bilaterally|multiple|scattered|chronic|acute|diffuse|focal|patchy|"
     r"streaky|subtle|slight|slightly|possible|old|new|upper|middle|lower|base|basal|apex|"
-    r"apical|side|sided|lobe|lobes|lung|lungs|of|in|at|on)\b")
+    r"apical|side|sided|lobe|lobes)\b")
 
 
 def normalize_term(text: str) -> str:

@@ -1,0 +1,416 @@
+"""Hand-written report-language cases for the report labeler.
+
+Each case is a sentence (or a short run of sentences) written the way MIMIC-CXR / OpenI chest
+radiograph reports read, with what a radiologist means by it, following the CheXpert labeler's
+conventions (negation -> absent, hedges -> uncertain, "cannot be excluded" and "no new" ->
+uncertain, change words keep a finding present, "resolved" -> absent).
+
+CASES rows: (text, finding name or CheXpert observation, expected status, extras or None).
+Extras may hold:
+    side / zone / lobe  - the expected Location fields (None means "no such field")
+    change              - the expected change (None means "no change recorded")
+    mention             - a substring of the mention, to pick one mention when the name occurs
+                          more than once in the text
+Every mention that matches the name (and mention filter) must carry the expected status and
+extras, so a case also fails when a second, wrongly-read mention of the same finding appears.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chestx_reasoner.reports.labeler import ReportLabeler
+
+PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
+_LOCATION_KEYS = ("side", "zone", "lobe")
+
+CASES: list[tuple[str, str, str, dict | None]] = [
+    # --- Negation, several forms ------------------------------------------------------------
+    ("No pleural effusion.", "pleural effusion", ABSENT, None),
+    ("There is no pneumothorax.", "Pneumothorax", ABSENT, None),
+    ("No evidence of pneumonia.", "Pneumonia", ABSENT, None),
+    ("There is no evidence of pulmonary edema.", "Edema", ABSENT, None),
+    ("The lungs are clear without focal consolidation.", "Consolidation", ABSENT, None),
+    ("Lungs are free of focal consolidation.", "Consolidation", ABSENT, None),
+    ("Pneumothorax is not seen.", "Pneumothorax", ABSENT, None),
+    ("No focal airspace consolidation is seen.", "Consolidation", ABSENT, None),
+    ("No definite pneumothorax.", "Pneumothorax", ABSENT, None),
+    ("No displaced rib fractures are identified.", "Fracture", ABSENT, None),
+    ("No suspicious pulmonary nodules.", "Lung Lesion", ABSENT, None),
+    ("No pulmonary vascular congestion.", "Edema", ABSENT, None),
+    ("Negative for pneumothorax.", "Pneumothorax", ABSENT, None),
+    # --- Negated lists: every item is negated ---------------------------------------------------
+    ("No effusion, pneumothorax, or consolidation.", "Pleural Effusion", ABSENT, None),
+    ("No effusion, pneumothorax, or consolidation.", "Pneumothorax", ABSENT, None),
+    ("No effusion, pneumothorax, or consolidation.", "Consolidation", ABSENT, None),
+    ("There is no focal consolidation, pleural effusion or pneumothorax.",
+     "Pneumothorax", ABSENT, None),
+    ("No pleural effusion or pneumothorax.", "Pneumothorax", ABSENT, None),
+    ("No evidence of focal consolidation, pleural effusion, pneumothorax, or pulmonary edema.",
+     "Edema", ABSENT, None),
+    ("The lungs are clear without consolidation or edema.", "Edema", ABSENT, None),
+    ("The lungs are clear without consolidation, effusion, or pneumothorax. Mild cardiomegaly.",
+     "Cardiomegaly", PRESENT, None),
+    ("There is no large pleural effusion, pneumothorax, or focal consolidation to suggest "
+     "pneumonia.", "Pneumonia", ABSENT, None),
+    ("There is mild bibasilar atelectasis without focal consolidation.", "Atelectasis",
+     PRESENT, {"side": "bilateral", "zone": "base"}),
+    # --- Uncertainty, several forms ---------------------------------------------------------
+    ("Possible small left pleural effusion.", "pleural effusion", UNCERTAIN, {"side": "left"}),
+    ("Probable small right pleural effusion.", "pleural effusion", UNCERTAIN, {"side": "right"}),
+    ("Pneumonia cannot be excluded.", "Pneumonia", UNCERTAIN, None),
+    ("Superimposed infection cannot be excluded.", "Pneumonia", UNCERTAIN, None),
+    ("Cannot exclude early pneumonia.", "Pneumonia", UNCERTAIN, None),
+    ("A small pneumothorax is not excluded.", "Pneumothorax", UNCERTAIN, None),
+    ("Questionable small right apical pneumothorax.", "Pneumothorax", UNCERTAIN,
+     {"side": "right", "zone": "apex"}),
+    ("Right lower lobe opacity may represent atelectasis or pneumonia.",
+     "Atelectasis", UNCERTAIN, None),
+    ("Right lower lobe opacity may represent atelectasis or pneumonia.",
+     "Pneumonia", UNCERTAIN, None),
+    ("Right lower lobe opacity may represent atelectasis or pneumonia.",
+     "Lung Opacity", PRESENT, {"side": "right", "lobe": "right lower lobe"}),
+    ("Bibasilar opacities, atelectasis versus pneumonia.", "Atelectasis", UNCERTAIN, None),
+    ("Bibasilar opacities, atelectasis versus pneumonia.", "Pneumonia", UNCERTAIN, None),
+    ("Bibasilar opacities, atelectasis versus pneumonia.", "Lung Opacity", PRESENT,
+     {"side": "bilateral", "zone": "base"}),
+    ("Left basilar opacity concerning for pneumonia.", "Pneumonia", UNCERTAIN, None),
+    ("Left basilar opacity concerning for pneumonia.", "Lung Opacity", PRESENT,
+     {"side": "left", "zone": "base"}),
+    ("Findings are suspicious for pneumonia.", "Pneumonia", UNCERTAIN, None),
+    ("Left basilar atelectasis or consolidation.", "Atelectasis", UNCERTAIN, None),
+    ("Left basilar atelectasis or consolidation.", "Consolidation", UNCERTAIN, None),
+    ("Patchy opacities in the lung bases may reflect atelectasis or aspiration.",
+     "Pneumonia", UNCERTAIN, None),
+    ("Hazy opacity at the right base, which may represent atelectasis.",
+     "Atelectasis", UNCERTAIN, None),
+    ("Mild interstitial edema is possible.", "Edema", UNCERTAIN, None),
+    # CheXpert convention: "likely" and "suggestive of" assert the finding (its uncertainty
+    # patterns hedge "possible", "probable", "suspicious for", "suggestion of", not these).
+    ("Left lower lobe opacity, likely atelectasis.", "Atelectasis", PRESENT, None),
+    ("Borderline cardiomegaly.", "Cardiomegaly", UNCERTAIN, None),
+    ("Heart size is borderline enlarged.", "Cardiomegaly", UNCERTAIN, None),
+    ("Mild pulmonary vascular congestion.", "Edema", UNCERTAIN, None),
+    ("Findings suggestive of mild pulmonary edema.", "Edema", PRESENT, None),
+    ("Right basilar opacity could reflect atelectasis, though infection is not excluded.",
+     "Pneumonia", UNCERTAIN, None),
+    # --- Positive statements that contain hedge-looking words --------------------------------
+    ("Findings are consistent with mild pulmonary edema.", "Edema", PRESENT, None),
+    # --- "no new" ----------------------------------------------------------------------------
+    ("No new consolidation.", "Consolidation", UNCERTAIN, None),
+    ("No new focal opacity.", "Lung Opacity", UNCERTAIN, None),
+    # --- Pseudo-negation: the finding is there ------------------------------------------------
+    ("No change in the small left pleural effusion.", "pleural effusion", PRESENT,
+     {"side": "left", "change": "unchanged"}),
+    ("No significant change in moderate cardiomegaly.", "Cardiomegaly", PRESENT,
+     {"change": "unchanged"}),
+    ("No increase in the small right pleural effusion.", "pleural effusion", PRESENT,
+     {"side": "right"}),
+    # --- Change words ------------------------------------------------------------------------
+    ("Stable small bilateral pleural effusions.", "pleural effusion", PRESENT,
+     {"side": "bilateral", "change": "unchanged"}),
+    ("Interval increase in the right pleural effusion.", "pleural effusion", PRESENT,
+     {"side": "right", "change": "increased"}),
+    ("Decreased left lower lobe atelectasis.", "Atelectasis", PRESENT,
+     {"lobe": "left lower lobe", "change": "decreased"}),
+    ("New left retrocardiac opacity.", "Lung Opacity", PRESENT,
+     {"side": "left", "zone": "retrocardiac", "change": "new"}),
+    ("Improving right upper lobe pneumonia.", "Pneumonia", PRESENT,
+     {"lobe": "right upper lobe", "change": "decreased"}),
+    ("Worsening pulmonary edema.", "Edema", PRESENT, {"change": "increased"}),
+    ("Moderate pulmonary edema has improved.", "Edema", PRESENT, {"change": "decreased"}),
+    ("Moderate cardiomegaly is unchanged.", "Cardiomegaly", PRESENT, {"change": "unchanged"}),
+    ("Stable moderate cardiomegaly.", "Cardiomegaly", PRESENT, {"change": "unchanged"}),
+    ("Persistent left lower lobe consolidation.", "Consolidation", PRESENT,
+     {"lobe": "left lower lobe", "change": "unchanged"}),
+    ("Slight interval decrease in size of the right apical pneumothorax.", "Pneumothorax",
+     PRESENT, {"side": "right", "zone": "apex", "change": "decreased"}),
+    ("The left pleural effusion is smaller.", "pleural effusion", PRESENT,
+     {"side": "left", "change": "decreased"}),
+    ("Right lower lobe consolidation is slightly larger.", "Consolidation", PRESENT,
+     {"lobe": "right lower lobe", "change": "increased"}),
+    ("Small left pleural effusion, new since the prior study.", "pleural effusion", PRESENT,
+     {"side": "left", "change": "new"}),
+    ("Multiple right-sided rib fractures are again seen.", "Fracture", PRESENT,
+     {"side": "right", "change": "unchanged"}),
+    ("Bilateral pleural effusions, right greater than left.", "pleural effusion", PRESENT,
+     {"side": "bilateral", "change": None}),
+    # --- Resolution / removal ---------------------------------------------------------------
+    ("Pulmonary edema has resolved.", "Edema", ABSENT, {"change": "resolved"}),
+    ("Interval resolution of the right pleural effusion.", "pleural effusion", ABSENT,
+     {"side": "right", "change": "resolved"}),
+    ("The previously seen left pleural effusion has resolved.", "pleural effusion", ABSENT,
+     {"side": "left", "change": "resolved"}),
+    ("The endotracheal tube has been removed.", "Support Devices", ABSENT,
+     {"change": "resolved"}),
+    ("The right-sided chest tube has been removed.", "chest tube", ABSENT, {"side": "right"}),
+    ("Interval removal of the left PICC line.", "Support Devices", ABSENT, {"side": "left"}),
+    ("Resolved left lower lobe pneumonia.", "Pneumonia", ABSENT,
+     {"lobe": "left lower lobe", "change": "resolved"}),
+    ("The left basilar opacity is no longer seen.", "Lung Opacity", ABSENT,
+     {"change": "resolved"}),
+    ("The right pleural effusion has partially resolved.", "pleural effusion", PRESENT,
+     {"side": "right", "change": "decreased"}),
+    # --- Normality statements on structures ----------------------------------------------------
+    ("Heart size is normal.", "Cardiomegaly", ABSENT, None),
+    ("Normal heart size.", "Cardiomegaly", ABSENT, None),
+    ("The cardiac silhouette is not enlarged.", "Cardiomegaly", ABSENT, None),
+    ("The heart is normal in size.", "Cardiomegaly", ABSENT, None),
+    ("The cardiomediastinal silhouette is within normal limits.",
+     "Enlarged Cardiomediastinum", ABSENT, None),
+    ("Mediastinal contours are unremarkable.", "Enlarged Cardiomediastinum", ABSENT, None),
+    ("The mediastinum is unremarkable.", "Enlarged Cardiomediastinum", ABSENT, None),
+    ("Heart size and mediastinal contours are normal.", "Cardiomegaly", ABSENT, None),
+    ("Heart size and mediastinal contours are normal.", "Enlarged Cardiomediastinum", ABSENT,
+     None),
+    ("Stable cardiomediastinal silhouette.", "Enlarged Cardiomediastinum", UNCERTAIN, None),
+    ("The costophrenic angles are sharp.", "Pleural Effusion", ABSENT, None),
+    ("Normal pulmonary vascularity.", "Edema", ABSENT, None),
+    ("Heart size remains moderately enlarged.", "Cardiomegaly", PRESENT,
+     {"change": "unchanged"}),
+    ("Widened mediastinum.", "Enlarged Cardiomediastinum", PRESENT, None),
+    # --- Enlargement said of a structure -----------------------------------------------------
+    ("Mildly enlarged cardiac silhouette.", "Cardiomegaly", PRESENT, None),
+    ("The heart is mildly enlarged.", "Cardiomegaly", PRESENT, None),
+    ("Heart size is mildly enlarged.", "Cardiomegaly", PRESENT, None),
+    # --- Laterality, zones and lobes --------------------------------------------------------
+    ("Opacity in the right upper lobe.", "Lung Opacity", PRESENT,
+     {"side": "right", "lobe": "right upper lobe"}),
+    ("Bibasilar atelectasis.", "Atelectasis", PRESENT, {"side": "bilateral", "zone": "base"}),
+    ("Small right pleural effusion.", "Pleural Effusion", PRESENT, {"side": "right"}),
+    ("Left-sided pleural effusion.", "Pleural Effusion", PRESENT, {"side": "left"}),
+    ("Small left apical pneumothorax.", "Pneumothorax", PRESENT,
+     {"side": "left", "zone": "apex"}),
+    ("Linear atelectasis in the lingula.", "Atelectasis", PRESENT,
+     {"side": "left", "lobe": "lingula"}),
+    ("Patchy opacity at the right lung base.", "Lung Opacity", PRESENT,
+     {"side": "right", "zone": "base"}),
+    ("Bilateral perihilar opacities.", "Lung Opacity", PRESENT,
+     {"side": "bilateral", "zone": "perihilar"}),
+    ("Moderate right and small left pleural effusions.", "Pleural Effusion", PRESENT,
+     {"side": "bilateral"}),
+    ("Small left pleural effusion and right basilar atelectasis.", "Pleural Effusion",
+     PRESENT, {"side": "left"}),
+    ("Small left pleural effusion and right basilar atelectasis.", "Atelectasis", PRESENT,
+     {"side": "right", "zone": "base"}),
+    ("Left lower lobe collapse.", "Atelectasis", PRESENT, {"lobe": "left lower lobe"}),
+    ("Subsegmental atelectasis in the right middle lobe.", "Atelectasis", PRESENT,
+     {"lobe": "right middle lobe"}),
+    ("Increased RLL opacity.", "Lung Opacity", PRESENT,
+     {"lobe": "right lower lobe", "change": "increased"}),
+    ("Interval placement of a left chest tube with decrease in the left pneumothorax.",
+     "Pneumothorax", PRESENT, {"side": "left", "change": "decreased"}),
+    # --- Finer findings roll up ----------------------------------------------------------------
+    ("A 1 cm nodule in the right upper lobe.", "Lung Lesion", PRESENT,
+     {"lobe": "right upper lobe"}),
+    ("Right hilar mass.", "Lung Lesion", PRESENT, {"side": "right", "zone": "perihilar"}),
+    ("Nodular opacity in the left lower lobe.", "Lung Lesion", PRESENT,
+     {"lobe": "left lower lobe"}),
+    ("Left apical pleural thickening.", "Pleural Other", PRESENT,
+     {"side": "left", "zone": "apex"}),
+    ("Patchy right lower lobe infiltrate.", "Lung Opacity", PRESENT,
+     {"lobe": "right lower lobe"}),
+    ("Multifocal airspace disease.", "Lung Opacity", PRESENT, None),
+    ("Old healed left rib fractures.", "Fracture", PRESENT, {"side": "left"}),
+    # --- Devices -----------------------------------------------------------------------------
+    ("Endotracheal tube terminates 4 cm above the carina.", "Support Devices", PRESENT, None),
+    ("ET tube tip is 5 cm above the carina.", "Support Devices", PRESENT, None),
+    ("Nasogastric tube courses below the diaphragm.", "Support Devices", PRESENT, None),
+    ("Right PICC line tip in the distal SVC.", "Support Devices", PRESENT, {"side": "right"}),
+    ("Right internal jugular central venous catheter terminates in the mid SVC.",
+     "Support Devices", PRESENT, {"side": "right"}),
+    ("Left chest tube in place.", "chest tube", PRESENT, {"side": "left"}),
+    ("Median sternotomy wires are intact.", "Support Devices", PRESENT, None),
+    ("Left-sided dual-chamber pacemaker with leads in the right atrium and right ventricle.",
+     "Support Devices", PRESENT, {"mention": "pacemaker", "side": "left"}),
+    ("Tracheostomy tube in standard position.", "Support Devices", PRESENT, None),
+    ("Dobhoff tube tip in the stomach.", "Support Devices", PRESENT, None),
+    ("Right IJ line tip projects over the cavoatrial junction.", "Support Devices", PRESENT,
+     {"side": "right"}),
+    ("Unchanged position of the endotracheal tube.", "Support Devices", PRESENT,
+     {"change": "unchanged"}),
+    ("Lines and tubes are unchanged in position.", "Support Devices", PRESENT,
+     {"change": "unchanged"}),
+    # --- De-identification placeholders ---------------------------------------------------------
+    ("Compared to ___ there is a new small left pleural effusion.", "pleural effusion",
+     PRESENT, {"side": "left", "change": "new"}),
+    ("Right PICC line terminates at ___.", "Support Devices", PRESENT, {"side": "right"}),
+    ("XXXX right lower lobe opacity.", "Lung Opacity", PRESENT, {"lobe": "right lower lobe"}),
+    ("No XXXX of pneumothorax.", "Pneumothorax", ABSENT, None),
+    # --- Multi-sentence: negation and hedges stop at the sentence / clause ---------------------
+    ("No pneumothorax. Small left pleural effusion.", "Pleural Effusion", PRESENT,
+     {"side": "left"}),
+    ("No pleural effusion. There is mild pulmonary edema.", "Edema", PRESENT, None),
+    ("No pneumothorax, but there is a small left pleural effusion.", "Pleural Effusion",
+     PRESENT, {"side": "left"}),
+    ("No focal consolidation, although there is mild bibasilar atelectasis.", "Atelectasis",
+     PRESENT, {"side": "bilateral", "zone": "base"}),
+    ("No pneumothorax is seen. Small bilateral pleural effusions with adjacent atelectasis.",
+     "Atelectasis", PRESENT, None),
+    ("Possible small left pleural effusion. Mild cardiomegaly.", "Cardiomegaly", PRESENT,
+     None),
+    ("Stable cardiomegaly with mild pulmonary edema.", "Edema", PRESENT, None),
+    ("Lungs are clear. There is no pneumothorax; a small right pleural effusion is present.",
+     "Pleural Effusion", PRESENT, {"side": "right"}),
+    ("Pneumonia cannot be excluded. Moderate right pleural effusion.", "Pleural Effusion",
+     PRESENT, {"side": "right"}),
+]
+
+
+def _case_id(case: tuple[str, str, str, dict | None]) -> str:
+    text, target, status, _ = case
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48]
+    return f"{slug}->{target.replace(' ', '_')}={status}"
+
+
+_IDS = [_case_id(c) for c in CASES]
+assert len(set(_IDS)) == len(_IDS), "case ids must be unique"
+
+
+@pytest.fixture(scope="module")
+def labeler() -> ReportLabeler:
+    return ReportLabeler(scope="impression")
+
+
+def _describe(findings) -> str:
+    rows = []
+    for f in findings:
+        loc = f.location.to_dict() if f.location else None
+        rows.append(f"  name={f.name!r} obs={f.observation!r} mention={f.mention!r} "
+                    f"status={f.status} location={loc} change={f.change} cues={list(f.cues)}")
+    return "\n".join(rows) or "  (no findings)"
+
+
+def assert_finding(report, target: str, status: str, extras: dict | None) -> None:
+    """Every mention of `target` (name or observation) has `status` and the given extras."""
+    extras = dict(extras or {})
+    mention = extras.pop("mention", None)
+    matches = [
+        f for f in report.findings
+        if target in (f.name, f.observation)
+        and (mention is None or mention.lower() in f.mention.lower())
+    ]
+    context = f"labeler returned:\n{_describe(report.findings)}"
+    assert matches, f"no finding named {target!r}; {context}"
+    for f in matches:
+        assert f.status == status, f"{f.mention!r}: status {f.status}, expected {status}; {context}"
+        for key in _LOCATION_KEYS:
+            if key in extras:
+                got = getattr(f.location, key) if f.location else None
+                assert got == extras[key], (
+                    f"{f.mention!r}: {key} {got!r}, expected {extras[key]!r}; {context}")
+        if "change" in extras:
+            assert f.change == extras["change"], (
+                f"{f.mention!r}: change {f.change!r}, expected {extras['change']!r}; {context}")
+
+
+@pytest.mark.parametrize(("text", "target", "status", "extras"), CASES, ids=_IDS)
+def test_sentence_case(labeler, text, target, status, extras):
+    assert_finding(labeler.label(text), target, status, extras)
+
+
+# --- Placeholders are never findings ----------------------------------------------------------
+
+PLACEHOLDER_TEXTS = [
+    "Comparison is made to the prior study from ___. No pleural effusion.",
+    "FINDINGS: PA and lateral views of the chest were compared to ___. The lungs are clear.",
+    "The heart is normal in size. XXXX are normal. No pneumothorax.",
+    "Dr. ___ was notified of the findings by Dr. ___ at 10:15 on ___.",
+    "Calcified granuloma in the XXXX. XXXX deformity of the right clavicle.",
+]
+
+
+@pytest.mark.parametrize("text", PLACEHOLDER_TEXTS,
+                         ids=[f"placeholder-{i}" for i in range(len(PLACEHOLDER_TEXTS))])
+def test_placeholders_are_never_findings(labeler, text):
+    report = labeler.label(text)
+    bad = [f for f in report.findings if re.search(r"_{2,}|XXXX", f.mention)]
+    assert not bad, f"placeholder read as a finding:\n{_describe(bad)}"
+
+
+# --- Whole reports: study labels ------------------------------------------------------------
+
+NORMAL_MIMIC = (
+    "FINDINGS: PA and lateral views of the chest. The lungs are clear. No pleural effusion or "
+    "pneumothorax. Heart size is normal.\n\nIMPRESSION: No acute cardiopulmonary process."
+)
+FINDINGS_ONLY_CARDIOMEGALY = (
+    "FINDINGS: Mild cardiomegaly. Small right pleural effusion. No pneumothorax.\n\n"
+    "IMPRESSION: Small right pleural effusion."
+)
+
+# (report, scope, expected labels (columns not listed are expected None), id)
+REPORT_CASES: list[tuple[str, str, dict[str, int | None], str]] = [
+    (NORMAL_MIMIC, "impression", {"No Finding": 1}, "normal-impression-scope"),
+    (NORMAL_MIMIC, "report",
+     {"No Finding": 1, "Pleural Effusion": 0, "Pneumothorax": 0, "Cardiomegaly": 0},
+     "normal-report-scope"),
+    ("IMPRESSION: Endotracheal tube terminates 5 cm above the carina. Nasogastric tube "
+     "terminates in the stomach. No pneumothorax.",
+     "impression", {"Support Devices": 1, "Pneumothorax": 0, "No Finding": 1},
+     "devices-only-still-no-finding"),
+    ("FINDINGS: Left basilar opacity. Small left pleural effusion.\n\nIMPRESSION:\n"
+     "1. Small left pleural effusion.\n2. Left basilar opacity may represent atelectasis or "
+     "pneumonia.\n3. No pneumothorax.",
+     "impression",
+     {"Pleural Effusion": 1, "Lung Opacity": 1, "Atelectasis": -1, "Pneumonia": -1,
+      "Pneumothorax": 0},
+     "numbered-impression-mixed"),
+    (FINDINGS_ONLY_CARDIOMEGALY, "impression", {"Pleural Effusion": 1},
+     "impression-scope-ignores-findings"),
+    (FINDINGS_ONLY_CARDIOMEGALY, "report",
+     {"Pleural Effusion": 1, "Cardiomegaly": 1, "Pneumothorax": 0},
+     "report-scope-reads-findings"),
+    ("IMPRESSION: No right pleural effusion. Small left pleural effusion.",
+     "impression", {"Pleural Effusion": 1}, "positive-beats-negative"),
+    ("IMPRESSION: No large pneumothorax. Possible tiny left apical pneumothorax.",
+     "impression", {"Pneumothorax": -1}, "uncertain-beats-negative"),
+    ("Heart size is normal. The lungs are clear. No pleural effusion or pneumothorax.",
+     "impression",
+     {"No Finding": 1, "Cardiomegaly": 0, "Pleural Effusion": 0, "Pneumothorax": 0},
+     "no-sections-body"),
+    ("IMPRESSION: Mild pulmonary vascular congestion without frank pulmonary edema.",
+     "impression", {"Edema": -1}, "vascular-congestion-uncertain"),
+    ("IMPRESSION: Moderate pulmonary edema, consistent with congestive heart failure.",
+     "impression", {"Edema": 1, "Cardiomegaly": -1}, "chf-makes-cardiomegaly-uncertain"),
+    ("IMPRESSION: Stable cardiomediastinal silhouette. Right PICC terminates in the low SVC. "
+     "No acute cardiopulmonary process.",
+     "impression", {"Enlarged Cardiomediastinum": -1, "Support Devices": 1},
+     "stable-silhouette-quirk"),
+    ("FINDINGS: PA and lateral views of the chest were compared to ___. The lungs are clear.\n\n"
+     "IMPRESSION: No acute cardiopulmonary abnormality.",
+     "impression", {"No Finding": 1}, "placeholder-normal"),
+    ("The heart is normal in size. The mediastinum is unremarkable. The lungs are clear.",
+     "impression",
+     {"No Finding": 1, "Cardiomegaly": 0, "Enlarged Cardiomediastinum": 0},
+     "openi-normal"),
+    ("IMPRESSION:\n1. Interval increase in moderate right pleural effusion.\n"
+     "2. Right lower lobe atelectasis; superimposed pneumonia cannot be excluded.",
+     "impression", {"Pleural Effusion": 1, "Atelectasis": 1, "Pneumonia": -1},
+     "change-and-cannot-exclude"),
+    ("INDICATION: Cough and fever, evaluate for pneumonia.\n\nFINDINGS: The lungs are clear. "
+     "No pleural effusion or pneumothorax.",
+     "report", {"No Finding": 1, "Pleural Effusion": 0, "Pneumothorax": 0},
+     "indication-is-not-a-finding"),
+    ("IMPRESSION: Acute displaced fracture of the left seventh rib. No pneumothorax.",
+     "impression", {"Fracture": 1, "Pneumothorax": 0}, "rib-fracture"),
+    ("FINDINGS: Right basilar opacity.\n\nIMPRESSION: No focal consolidation.",
+     "report", {"Lung Opacity": 1, "Consolidation": 0}, "report-scope-per-column"),
+]
+
+
+@pytest.mark.parametrize(("text", "scope", "expected"),
+                         [c[:3] for c in REPORT_CASES], ids=[c[3] for c in REPORT_CASES])
+def test_report_labels(text, scope, expected):
+    from chestx_reasoner.reports.vocabulary import CHEXPERT_OBSERVATIONS
+
+    report = ReportLabeler(scope=scope).label(text)
+    want = {column: expected.get(column) for column in CHEXPERT_OBSERVATIONS}
+    if "No Finding" not in expected:
+        want["No Finding"] = None
+    wrong = {c: (report.labels[c], want[c]) for c in CHEXPERT_OBSERVATIONS
+             if report.labels[c] != want[c]}
+    assert not wrong, (
+        f"columns (got, expected): {wrong}\nlabeler returned:\n{_describe(report.findings)}")

@@ -1,0 +1,146 @@
+"""Vocabulary coverage, term lookup, and CheXpert label aggregation."""
+
+import pytest
+
+from chestx_reasoner.reports.aggregate import chexpert_labels, select_scope
+from chestx_reasoner.reports.records import Evidence, Finding
+from chestx_reasoner.reports.vocabulary import (
+    CHEXPERT_OBSERVATIONS,
+    concepts,
+    lookup_concepts,
+    observation_of,
+    pluralize,
+)
+
+
+def test_every_chexpert_observation_has_a_concept_that_counts_toward_it():
+    counted = {c.chexpert_label for c in concepts()}
+    assert set(CHEXPERT_OBSERVATIONS) - {"No Finding"} <= counted
+
+
+def test_concept_keys_are_unique():
+    keys = [c.key for c in concepts()]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize(
+    ("term", "observation"),
+    [
+        ("ET tube", "Support Devices"),
+        ("PICC", "Support Devices"),
+        ("blunting of the costophrenic angle", "Pleural Effusion"),
+        ("heart size is enlarged", "Cardiomegaly"),
+        ("infiltrate", "Lung Opacity"),
+        ("opacities", "Lung Opacity"),
+        ("mass", "Lung Lesion"),
+        ("nodule", "Lung Lesion"),
+        ("granuloma", "Lung Lesion"),
+        ("vascular congestion", "Edema"),
+        ("pleural thickening", "Pleural Other"),
+        ("thickening of right pleura", "Pleural Other"),
+        ("hilar enlargement", "Enlarged Cardiomediastinum"),
+        ("widened mediastinum", "Enlarged Cardiomediastinum"),
+        ("rib fractures", "Fracture"),
+        ("left lower lobe collapse", "Atelectasis"),
+        ("air bronchograms", "Consolidation"),
+        ("moderate right pneumothorax", "Pneumothorax"),
+        ("aspiration pneumonia", "Pneumonia"),
+    ],
+)
+def test_terms_roll_up_to_chexpert_observations(term, observation):
+    assert observation_of(term) == observation
+
+
+@pytest.mark.parametrize(
+    "term", ["emphysema", "hiatal hernia", "aortic calcification", "scoliosis"])
+def test_finer_findings_outside_the_14_are_known_but_do_not_roll_up(term):
+    found = lookup_concepts(term)
+    assert found and found[0].observation is None
+
+
+def test_lookup_prefers_the_longest_phrase():
+    assert [c.name for c in lookup_concepts("small left pleural effusion")] == ["pleural effusion"]
+    assert [c.name for c in lookup_concepts("pericardial effusion")] == ["pericardial effusion"]
+
+
+def test_lookup_of_unknown_term_is_empty():
+    assert lookup_concepts("unsatisfactory technical quality of image") == []
+
+
+@pytest.mark.parametrize(
+    ("phrase", "plural"),
+    [("nodule", "nodules"), ("opacity", "opacities"), ("mass", "masses"),
+     ("atelectasis", "atelectasis"), ("pneumothorax", "pneumothorax"),
+     ("chest tube", "chest tubes")],
+)
+def test_pluralize(phrase, plural):
+    assert pluralize(phrase) == plural
+
+
+def finding(name, label, status, section="impression", observation=None, mention=None):
+    return Finding(name=name, observation=observation or label, status=status,
+                   mention=mention or name, location=None,
+                   evidence=Evidence(sentence=name, start=0, end=len(name)), section=section,
+                   chexpert_label=label, concept=name)
+
+
+def test_positive_beats_uncertain_beats_negative():
+    labels = chexpert_labels([
+        finding("pleural effusion", "Pleural Effusion", "absent"),
+        finding("pleural effusion", "Pleural Effusion", "uncertain"),
+        finding("atelectasis", "Atelectasis", "uncertain"),
+        finding("atelectasis", "Atelectasis", "present"),
+        finding("pneumothorax", "Pneumothorax", "absent"),
+    ])
+    assert labels["Pleural Effusion"] == -1
+    assert labels["Atelectasis"] == 1
+    assert labels["Pneumothorax"] == 0
+    assert labels["Edema"] is None
+    assert labels["No Finding"] is None
+    assert list(labels) == list(CHEXPERT_OBSERVATIONS)
+
+
+def test_no_finding_ignores_support_devices_and_negatives():
+    labels = chexpert_labels([
+        finding("endotracheal tube", "Support Devices", "present"),
+        finding("pneumothorax", "Pneumothorax", "absent"),
+    ])
+    assert labels["No Finding"] == 1
+    assert labels["Support Devices"] == 1
+
+
+def test_no_finding_is_blank_when_a_finding_outside_the_14_is_present():
+    labels = chexpert_labels([finding("emphysema", None, "present", observation="Emphysema")])
+    assert labels["No Finding"] is None
+
+
+def test_heart_failure_makes_cardiomegaly_uncertain():
+    labels = chexpert_labels([finding("edema", "Edema", "present", mention="CHF")])
+    assert labels["Edema"] == 1
+    assert labels["Cardiomegaly"] == -1
+
+
+def test_impression_scope_reads_the_impression_only_when_there_is_one():
+    findings = [
+        finding("atelectasis", "Atelectasis", "present", section="findings"),
+        finding("pleural effusion", "Pleural Effusion", "present", section="impression"),
+    ]
+    scoped = select_scope(findings, ["findings", "impression"], "impression")
+    assert [f.name for f in scoped] == ["pleural effusion"]
+    assert select_scope(findings[:1], ["findings"], "impression") == findings[:1]
+
+
+def test_report_scope_prefers_impression_per_column():
+    findings = [
+        finding("pleural effusion", "Pleural Effusion", "present", section="findings"),
+        finding("pleural effusion", "Pleural Effusion", "absent", section="impression"),
+        finding("atelectasis", "Atelectasis", "present", section="findings"),
+    ]
+    labels = chexpert_labels(select_scope(findings, ["findings", "impression"], "report"))
+    assert labels["Pleural Effusion"] == 0
+    assert labels["Atelectasis"] == 1
+
+
+def test_unknown_scope_is_rejected():
+    with pytest.raises(ValueError, match="unknown label scope"):
+        select_scope([], [], "whole")
