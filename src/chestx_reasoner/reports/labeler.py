@@ -87,9 +87,6 @@ def build_pipeline(sentence_splitter: str = "rules") -> Language:
     import medspacy
     from medspacy.ner import TargetRule
 
-    # ConText keeps an empty token-pattern matcher when every rule is a phrase; spaCy warns
-    # about it (W036) on every document.
-    warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
     if sentence_splitter not in SENTENCE_SPLITTERS:
         raise ValueError(
             f"unknown sentence splitter {sentence_splitter!r}; choose one of {SENTENCE_SPLITTERS}")
@@ -167,7 +164,11 @@ class ReportLabeler:
             clinical = [s for s in sections if s.name in CLINICAL_SECTIONS]
             parsed.append(sections)
             texts.extend(s.text for s in clinical)
-        docs = iter(self.nlp.pipe(texts))
+        with warnings.catch_warnings():
+            # ConText keeps an empty token-pattern matcher when every rule is a phrase, and
+            # spaCy warns about it (W036) on every document.
+            warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
+            docs = iter(list(self.nlp.pipe(texts)))
         for report, sections in zip(reports, parsed, strict=True):
             if isinstance(sections, ReportError):
                 yield sections
