@@ -222,7 +222,9 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Right internal jugular central venous catheter terminates in the mid SVC.",
      "Support Devices", PRESENT, {"side": "right"}),
     ("Left chest tube in place.", "chest tube", PRESENT, {"side": "left"}),
-    ("Median sternotomy wires are intact.", "Support Devices", PRESENT, None),
+    # Sternotomy wires are post-surgical changes, not support devices (CheXpert does not count
+    # them), and "intact" does not negate them.
+    ("Median sternotomy wires are intact.", "postsurgical changes", PRESENT, None),
     ("Left-sided dual-chamber pacemaker with leads in the right atrium and right ventricle.",
      "Support Devices", PRESENT, {"mention": "pacemaker", "side": "left"}),
     ("Tracheostomy tube in standard position.", "Support Devices", PRESENT, None),

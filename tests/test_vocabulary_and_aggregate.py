@@ -144,3 +144,19 @@ def test_report_scope_prefers_impression_per_column():
 def test_unknown_scope_is_rejected():
     with pytest.raises(ValueError, match="unknown label scope"):
         select_scope([], [], "whole")
+
+
+def test_postsurgical_changes_do_not_count_as_support_devices_or_block_no_finding():
+    from chestx_reasoner.reports.labeler import label_report
+
+    labels = label_report("IMPRESSION: Median sternotomy wires. No acute process.").labels
+    assert labels["Support Devices"] is None
+    assert labels["No Finding"] == 1
+
+
+def test_costophrenic_blunting_alone_is_an_uncertain_effusion():
+    from chestx_reasoner.reports.labeler import label_report
+
+    report = label_report("IMPRESSION: Blunting of the left costophrenic angle.")
+    assert report.status_of("pleural effusion") == "uncertain"
+    assert report.labels["Pleural Effusion"] == -1

@@ -162,15 +162,19 @@ CONCEPTS: tuple[Concept, ...] = (
     ]),
     # --- Pleural Effusion -------------------------------------------------------------------
     _c("pleural effusion", EFFUSION, [
-        "pleural effusion", "effusion", "pleural fluid", "hydrothorax",
+        "pleural effusion", "effusion", "pleural fluid", "hydrothorax", "meniscus sign",
+        "layering fluid",
+        "fluid in the fissure", "fissural fluid", "subpulmonic effusion", "loculated effusion",
+        "loculated fluid", "hemothorax", "empyema", "pleural effusions",
+    ]),
+    # Blunting is the sign of a small effusion or of pleural thickening: a hedge by itself.
+    _c("costophrenic angle blunting", EFFUSION, [
         "blunting of the costophrenic angle", "blunting of the costophrenic angles",
         "blunting of costophrenic angle", "blunted costophrenic angle",
         "blunted costophrenic angles", "costophrenic angle blunting", "costophrenic blunting",
         "blunting of the left costophrenic angle", "blunting of the right costophrenic angle",
-        "blunting of both costophrenic angles", "meniscus sign", "layering fluid",
-        "fluid in the fissure", "fissural fluid", "subpulmonic effusion", "loculated effusion",
-        "loculated fluid", "hemothorax", "empyema", "pleural effusions",
-    ]),
+        "blunting of both costophrenic angles", "blunting of the costophrenic sulcus",
+    ], finding="pleural effusion", default_status="uncertain"),
     _c("pericardial effusion", None, ["pericardial effusion", "pericardial fluid"], label=None),
     _c("pleural spaces", EFFUSION, [
         "pleural spaces", "pleural space", "costophrenic angles", "costophrenic angle",
@@ -220,15 +224,24 @@ CONCEPTS: tuple[Concept, ...] = (
         "pleural catheter", "drain", "drains", "mediastinal drain",
     ]),
     _c("surgical hardware", DEVICES, [
-        "sternotomy wires", "sternal wires", "median sternotomy wires", "surgical clips",
-        "surgical clip", "clips", "surgical staples", "hardware", "orthopedic hardware",
-        "spinal fusion hardware", "fixation hardware", "plate", "screws", "stent", "stents",
-        "coil", "coils", "embolization coils", "device", "devices", "support devices",
-        "monitoring devices", "ekg leads", "ecg leads", "telemetry leads", "monitoring leads",
-        "tubes and lines", "lines and tubes", "tube", "tubes", "cerclage wires", "wires",
-        "prosthesis", "arthroplasty", "shoulder arthroplasty", "kyphoplasty", "vertebroplasty",
-        "cardiac monitor", "sternotomy", "median sternotomy", "cabg", "surgical instruments",
+        "hardware", "orthopedic hardware", "spinal fusion hardware", "fixation hardware", "plate",
+        "screws", "coil", "coils", "embolization coils", "device", "devices", "support devices",
+        "monitoring devices", "tubes and lines", "lines and tubes", "tube", "tubes",
+        "prosthesis", "arthroplasty", "shoulder arthroplasty", "cardiac monitor",
     ]),
+    # Not support devices in CheXpert's sense (its labeler does not count them), and no sign of
+    # disease either: they never block "No Finding".
+    _c("postsurgical changes", None, [
+        "sternotomy wires", "sternal wires", "median sternotomy wires", "surgical clips",
+        "surgical clip", "clips", "surgical staples", "cerclage wires", "wires", "sternotomy",
+        "median sternotomy", "cabg", "surgical instruments", "postsurgical changes",
+        "postoperative changes", "kyphoplasty", "vertebroplasty", "stent", "stents",
+        "spinal fusion",
+    ], label=None, abnormal=False),
+    _c("monitoring leads", DEVICES, [
+        "ekg leads", "ecg leads", "telemetry leads", "monitoring leads", "ekg wires",
+        "ecg wires", "external leads",
+    ], label=None, abnormal=False),
     # --- Finer findings outside the 14 -------------------------------------------------------
     _c("emphysema", None, [
         "emphysema", "emphysematous changes", "copd", "chronic obstructive pulmonary disease",
