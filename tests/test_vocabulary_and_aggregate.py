@@ -160,3 +160,13 @@ def test_costophrenic_blunting_alone_is_an_uncertain_effusion():
     report = label_report("IMPRESSION: Blunting of the left costophrenic angle.")
     assert report.status_of("pleural effusion") == "uncertain"
     assert report.labels["Pleural Effusion"] == -1
+
+
+def test_a_terminator_stops_a_backward_hedge():
+    from chestx_reasoner.reports.labeler import label_report
+
+    report = label_report(
+        "IMPRESSION: Patchy opacities may reflect atelectasis but infection is not excluded.")
+    assert report.status_of("opacity") == "present"
+    assert report.status_of("atelectasis") == "uncertain"
+    assert report.status_of("pneumonia") == "uncertain"

@@ -163,6 +163,9 @@ def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[
     add(("or", "and/or", "versus", "vs", "vs."), UNCERTAIN, _BI, max_scope=4, max_targets=2,
         allowed_types=finding_keys)
     add(HYPOTHETICAL_FORWARD, HYPOTHETICAL, _FWD, max_scope=10)
-    add(TERMINATE, "TERMINATE", "TERMINATE")
+    # max_scope=1: medspacy 1.3.1 only lets a terminator cut a modifier whose scope overlaps the
+    # terminator's own scope by its edges (`util.tuple_overlaps` misses containment), so a
+    # sentence-wide terminator scope never cut "... atelectasis but infection is not excluded".
+    add(TERMINATE, "TERMINATE", "TERMINATE", max_scope=1)
     return [ConTextRule(phrase, category, direction=direction, **kwargs)
             for phrase, (category, direction, kwargs) in specs.items()]
