@@ -1,0 +1,1 @@
+"""Reasoning-chain mining: plan, evidence, refine; offline rules and LLM backends (issue 6)."""

@@ -1,0 +1,1 @@
+"""Model adapters for `chestx predict`: hf:, openai:, tiny (issue 8)."""

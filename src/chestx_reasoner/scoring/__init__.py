@@ -1,0 +1,1 @@
+"""Answer parsing, accuracy and RadRScore (completeness, factuality, effectiveness) (issue 7)."""

@@ -1,0 +1,1 @@
+"""SFT and GRPO on TRL with format, outcome and process rewards (issue 9)."""
