@@ -18,6 +18,16 @@ def test_every_chexpert_observation_has_a_concept_that_counts_toward_it():
     assert set(CHEXPERT_OBSERVATIONS) - {"No Finding"} <= counted
 
 
+def test_no_phrase_names_two_concepts():
+    # The TargetMatcher would label such a phrase with either concept, unpredictably.
+    owners: dict[str, set[str]] = {}
+    for concept in concepts():
+        for phrase in (concept.name, *concept.phrases):
+            for form in (phrase.lower(), pluralize(phrase.lower())):
+                owners.setdefault(form, set()).add(concept.name)
+    assert {p: names for p, names in owners.items() if len(names) > 1} == {}
+
+
 def test_concept_keys_are_unique():
     keys = [c.key for c in concepts()]
     assert len(keys) == len(set(keys))

@@ -43,6 +43,8 @@ _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
 _STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.HYPOTHETICAL})
 _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
 _STABLE_MEANS_UNCERTAIN = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum"})
+# Findings with no side or zone: "heart size at the upper limits of normal" is not "upper".
+_NO_LOCATION_OBSERVATIONS = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum", "No Finding"})
 _ENLARGED = re.compile(r"\b(enlarged|enlargement|large|widened|widening|increased|prominent)\b",
                        re.IGNORECASE)
 
@@ -229,9 +231,7 @@ def _make_finding(ent, concept: Concept, categories: list[str], section: Section
 
 
 def _has_no_location(concept: Concept) -> bool:
-    """Heart size or "no acute disease" have no side or zone ("upper limits of normal")."""
-    return concept.kind == "anatomy" or concept.observation in _STABLE_MEANS_UNCERTAIN | {
-        "No Finding"}
+    return concept.kind == "anatomy" or concept.observation in _NO_LOCATION_OBSERVATIONS
 
 
 def _location_window(ent) -> str:

@@ -49,7 +49,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "hilar enlargement", "enlarged hilum", "enlarged hila", "hilar prominence",
         "prominent hilum", "prominent hila", "hilar fullness", "hilar adenopathy",
         "hilar lymphadenopathy", "mediastinal lymphadenopathy", "lymphadenopathy", "adenopathy",
-        "bulky hila", "prominent hilum", "enlarged lymph nodes", "hilar lymph nodes",
+        "bulky hila", "enlarged lymph nodes", "hilar lymph nodes",
         "enlarged hilar lymph nodes", "hilar lymph node enlargement", "lymph node enlargement",
     ], label=None),
     _c("tortuous aorta", None, [
@@ -262,7 +262,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "atherosclerotic disease", "calcified lymph node", "calcified lymph nodes",
         "aortic knob calcification", "calcified aorta", "arteriosclerosis",
         "coronary artery calcification", "mitral annular calcification",
-        "atherosclerosis of aorta", "aortic atherosclerosis", "calcified granulomas",
+        "atherosclerosis of aorta", "aortic atherosclerosis",
     ], label=None),
     _c("elevated hemidiaphragm", None, [
         "elevated hemidiaphragm", "elevation of the hemidiaphragm", "elevated diaphragm",
