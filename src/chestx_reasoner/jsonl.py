@@ -339,3 +339,23 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, durable: bool = True) -> None:
+    """Write a whole file so that readers see the old file or the new one, never a part.
+
+    `durable=False` skips the fsync: for many small files that can be regenerated (images),
+    where an fsync each would dominate the run time.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(payload)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)

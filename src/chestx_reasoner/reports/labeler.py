@@ -157,6 +157,7 @@ class ReportLabeler:
     def _label_batch(self, reports: list[object]) -> Iterator[LabeledReport | ReportError]:
         parsed: list[list[Section] | ReportError] = []
         texts: list[str] = []
+        offsets: list[list[int]] = []
         for report in reports:
             try:
                 sections = parse_sections(check_report(report))
@@ -165,12 +166,15 @@ class ReportLabeler:
                 continue
             clinical = [s for s in sections if s.name in CLINICAL_SECTIONS]
             parsed.append(sections)
-            texts.extend(s.text for s in clinical)
+            for section in clinical:
+                text, where = unwrap(section.text)
+                texts.append(text)
+                offsets.append(where)
         with warnings.catch_warnings():
             # ConText keeps an empty token-pattern matcher when every rule is a phrase, and
             # spaCy warns about it (W036) on every document.
             warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
-            docs = iter(list(self.nlp.pipe(texts)))
+            docs = iter(list(zip(self.nlp.pipe(texts), offsets, strict=True)))
         for report, sections in zip(reports, parsed, strict=True):
             if isinstance(sections, ReportError):
                 yield sections
@@ -178,7 +182,8 @@ class ReportLabeler:
             findings: list[Finding] = []
             for section in sections:
                 if section.name in CLINICAL_SECTIONS:
-                    findings.extend(_doc_findings(next(docs), section, str(report)))
+                    doc, where = next(docs)
+                    findings.extend(_doc_findings(doc, where, section, str(report)))
             scoped = select_scope(findings, (s.name for s in sections), self.scope)
             yield LabeledReport(findings=findings, labels=chexpert_labels(scoped))
 
@@ -188,7 +193,35 @@ def label_report(report: str, scope: str = "impression") -> LabeledReport:
     return ReportLabeler(scope=scope).label(report)
 
 
-def _doc_findings(doc, section: Section, report: str) -> list[Finding]:
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def unwrap(text: str) -> tuple[str, list[int]]:
+    r"""Undo hard line wrapping: each whitespace run becomes one space, a blank line "\n\n".
+
+    MIMIC-CXR reports wrap lines at ~78 characters, so "heart is mildly\n enlarged" would
+    otherwise split a phrase in two tokens apart. Returns the text and, per character (plus
+    one past the end), its offset in the original, so evidence spans still point into it.
+
+    >>> unwrap("mildly\n enlarged")
+    ('mildly enlarged', [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16])
+    """
+    out: list[str] = []
+    where: list[int] = []
+    position = 0
+    for match in _WHITESPACE_RUN.finditer(text):
+        out.append(text[position:match.start()])
+        where.extend(range(position, match.start()))
+        gap = "\n\n" if match.group().count("\n") >= 2 else " "
+        out.append(gap)
+        where.extend([match.start()] * len(gap))
+        position = match.end()
+    out.append(text[position:])
+    where.extend(range(position, len(text) + 1))
+    return "".join(out), where
+
+
+def _doc_findings(doc, where: list[int], section: Section, report: str) -> list[Finding]:
     registry = concepts_by_key()
     findings = []
     for ent in doc.ents:
@@ -196,12 +229,12 @@ def _doc_findings(doc, section: Section, report: str) -> list[Finding]:
         categories = [m.category for m in ent._.modifiers]
         if concept.needs_cue and not any(c in _STATUS_CATEGORIES for c in categories):
             continue
-        findings.append(_make_finding(ent, concept, categories, section, report))
+        findings.append(_make_finding(ent, concept, categories, where, section, report))
     return findings
 
 
-def _make_finding(ent, concept: Concept, categories: list[str], section: Section,
-                  report: str) -> Finding:
+def _make_finding(ent, concept: Concept, categories: list[str], where: list[int],
+                  section: Section, report: str) -> Finding:
     status = resolve_status(categories, concept.default_status)
     changes = {_CHANGE_BY_CATEGORY[c] for c in categories if c in _CHANGE_BY_CATEGORY}
     change = next((c for c in cr.CHANGE_PRIORITY if c in changes), None)
@@ -212,8 +245,8 @@ def _make_finding(ent, concept: Concept, categories: list[str], section: Section
             and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN
             and not _ENLARGED.search(window)):
         status = "uncertain"  # "stable cardiomediastinal silhouette": CheXpert reads it as -1
-    start = section.start + ent.start_char
-    end = section.start + ent.end_char
+    start = section.start + where[ent.start_char]
+    end = section.start + where[ent.end_char - 1] + 1
     sentence = ent.sent
     return Finding(
         name=concept.finding_name,

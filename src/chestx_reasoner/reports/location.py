@@ -26,7 +26,9 @@ _ZONES: tuple[tuple[str, str], ...] = (
     ("lower", r"lower(?:\s+(?:lung|zone|zones|lobe|lobes|lungs))?"),
 )
 _ZONE_RES = tuple((name, re.compile(rf"\b(?:{pattern})\b")) for name, pattern in _ZONES)
-_BILATERAL_RE = re.compile(r"\b(bilateral(?:ly)?|both|bibasilar|bibasal|bibasally|biapical|b/l)\b")
+# "at the lung bases" / "apices": a plural zone names both sides.
+_BILATERAL_RE = re.compile(
+    r"\b(bilateral(?:ly)?|both|bibasilar|bibasal|bibasally|biapical|b/l|bases|apices)\b")
 _SIDE_RE = re.compile(r"\b(left|right)(?:[- ]sided)?\b")
 
 
@@ -38,6 +40,8 @@ def find_location(text: str) -> Location | None:
     >>> find_location("opacity in the right lower lobe").text
     'right lower lobe'
     >>> find_location("bibasilar atelectasis").text
+    'bilateral base'
+    >>> find_location("atelectasis at the lung bases").text
     'bilateral base'
     """
     lowered = text.lower()
