@@ -400,7 +400,23 @@ REPORT_CASES: list[tuple[str, str, dict[str, int | None], str]] = [
      "impression", {"Fracture": 1, "Pneumothorax": 0}, "rib-fracture"),
     ("FINDINGS: Right basilar opacity.\n\nIMPRESSION: No focal consolidation.",
      "report", {"Lung Opacity": 1, "Consolidation": 0}, "report-scope-per-column"),
+    # MIMIC-CXR wraps lines at ~78 characters, often inside a phrase or a hedge.
+    (" IMPRESSION: \n \n Moderate right pleural effusion.  The heart is mildly\n enlarged."
+     "  Left basilar opacity may\n represent atelectasis.",
+     "impression", {"Pleural Effusion": 1, "Cardiomegaly": 1, "Lung Opacity": 1,
+                    "Atelectasis": -1}, "hard-line-wraps"),
 ]
+
+
+def test_wrapped_mention_spans_point_into_the_original_report():
+    text = "FINDINGS: The heart is mildly\n   enlarged. Small left pleural\n effusion."
+    findings = ReportLabeler(scope="report").label(text).findings
+    mentions = {f.name: text[f.evidence.start:f.evidence.end] for f in findings}
+    assert mentions["cardiomegaly"] == "heart is mildly\n   enlarged"
+    assert mentions["pleural effusion"] == "pleural\n effusion"
+    effusion = next(f for f in findings if f.name == "pleural effusion")
+    assert effusion.location.side == "left"
+    assert effusion.evidence.sentence == "Small left pleural effusion."
 
 
 @pytest.mark.parametrize(("text", "scope", "expected"),

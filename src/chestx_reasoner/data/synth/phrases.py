@@ -8,6 +8,8 @@ comparison words for follow-ups. A new phrasing is one more string in a table he
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from chestx_reasoner.data.synth.cohort import FindingState
@@ -153,7 +155,8 @@ def finding_sentence(state: FindingState, rng: np.random.Generator, change: str 
             adj, _ = location(state, rng)
             verb = pick(rng, ["may represent", "could reflect", "concerning for",
                               "may be due to"])
-            return f"{capitalize(adj)} opacity {verb} {np_}.", {"Lung Opacity": 1, obs: -1}
+            return (f"{capitalize(adj)} opacity {verb} {obs.lower()}.",
+                    {"Lung Opacity": 1, obs: -1})
         frames = FRAMES["uncertain"][:5] if obs != "Lung Opacity" else (
             "Questionable {np}.", "Possible {np}.")
         frame = pick(rng, frames)
@@ -167,10 +170,13 @@ def finding_sentence(state: FindingState, rng: np.random.Generator, change: str 
     return text, {obs: -1 if state.status == "uncertain" else 1}
 
 
+_COUNTABLE = re.compile(r"\b(effusion|pneumothorax|opacity|nodule|mass|fracture|silhouette)$")
+
+
 def _article(np_: str, frame: str) -> str:
     """'There is a small effusion' / 'Interval increase in the small effusion'."""
     if frame.startswith("There is"):
-        if np_.endswith("s") and "effusions" in np_:
+        if not _COUNTABLE.search(np_):  # "there is atelectasis", "there is a small effusion"
             return np_
         return ("an " if np_[0] in "aeiou" else "a ") + np_
     if frame.startswith(("Interval increase in", "Interval decrease in", "Interval resolution")):
