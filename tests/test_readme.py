@@ -42,3 +42,20 @@ def test_label_command_in_readme_runs(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "labels.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == len((ROOT / "examples" / "reports.jsonl").read_text().splitlines())
+
+
+def test_synth_command_in_readme_runs_and_writes_the_layout_it_shows(tmp_path):
+    line = next(line for block in blocks("bash") for line in block.splitlines()
+                if "chestx synth" in line)
+    args = shlex.split(line)[1:]
+    out = tmp_path / "cohort"
+    args[args.index("--out") + 1] = str(out)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    layout = next(block for block in blocks("text") if "mimic-cxr-2.0.0-metadata.csv" in block)
+    for entry in layout.splitlines():
+        path = entry.split()[0].removeprefix("cohort/")
+        if "<" not in path and "N" not in path:
+            assert (out / path).exists(), path
+    assert len(list(out.glob("files/p1?/p1*/s5*/*.jpg"))) == 200
+    assert len(list(out.glob("files/p1?/p1*/s5*.txt"))) == 200

@@ -3,6 +3,7 @@ the report labeler recovers (the cohort's labels say what its reports say)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from functools import lru_cache
@@ -13,7 +14,6 @@ from chestx_reasoner.data.synth import parse_prevalence
 from chestx_reasoner.data.synth.cohort import (
     MIMIC_PREVALENCE,
     PROGRESSION_FINDINGS,
-    sample_cohort,
 )
 from chestx_reasoner.data.synth.reports import aggregate_labels
 from chestx_reasoner.data.synth.writer import CHEXPERT_COLUMNS, SynthConfig, plan_reports
@@ -52,9 +52,9 @@ def test_patients_have_one_to_four_studies_in_time_order_in_one_split() -> None:
     for studies in by_patient.values():
         assert len({s.split for s in studies}) == 1
         assert [s.visit for s in studies] == list(range(len(studies)))
-        assert all(a.when < b.when for a, b in zip(studies, studies[1:], strict=False))
+        assert all(a.when < b.when for a, b in itertools.pairwise(studies))
         assert studies[0].prior is None
-        assert all(b.prior is a for a, b in zip(studies, studies[1:], strict=False))
+        assert all(b.prior is a for a, b in itertools.pairwise(studies))
     assert {s.split for s, _ in planned()} == {"train", "validate", "test"}
 
 

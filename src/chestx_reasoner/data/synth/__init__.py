@@ -1,10 +1,11 @@
 """The embedded synthetic cohort: chest X-ray studies in MIMIC-CXR-JPG layout (issue 4).
 
-    >>> from chestx_reasoner.data.synth import SynthConfig, synthesize   # doctest: +SKIP
-    >>> synthesize("cohort", SynthConfig(n=200, seed=0))                  # doctest: +SKIP
+    from chestx_reasoner.data.synth import SynthConfig, synthesize
+    summary = synthesize("cohort", SynthConfig(n=200, seed=0))
 
 Modules: `cohort` samples patients, studies and findings; `reports` and `phrases` write the
-reports and read off their labels; `images` renders the radiographs; `writer` lays it all out
+reports and read off their labels; `images` (with `geometry`, `draw_findings`,
+`devices`) renders the radiographs; `writer` lays it all out
 on disk; `preview` and `browse` make a contact sheet for a person to check.
 """
 

@@ -58,13 +58,18 @@ def caption(record: dict[str, Any]) -> list[str]:
         if value is None or column == "No Finding":
             continue
         detail = details.get(column)
-        words = []
+        words: list[str] = []
         if detail is not None and value != 0.0:
-            words = [w for w in (detail.get("kind"), detail.get("side"), detail.get("zone"),
-                                 _SEVERITY_WORDS.get(detail.get("severity")))
-                     if w and column not in ("Support Devices",) or w == detail.get("kind")]
-        suffix = f" ({', '.join(dict.fromkeys(w.replace('+', ' + ') for w in words if w))})"
-        lines.append(f"{_LABEL_MARK[value]} {column}{suffix if words else ''}")
+            if column == "Support Devices":
+                words = [(detail.get("kind") or "").replace("+", ", ")]
+            else:
+                severity = _SEVERITY_WORDS.get(detail.get("severity"))
+                if detail.get("status") == "uncertain":
+                    severity = None  # drawn subtle whatever its severity
+                words = [w for w in (detail.get("kind"), detail.get("side"), detail.get("zone"),
+                                     severity) if w]
+        suffix = f" ({', '.join(words)})" if any(words) else ""
+        lines.append(f"{_LABEL_MARK[value]} {column}{suffix}")
     if record["labels"].get("No Finding") == 1.0:
         lines.insert(0, "No Finding")
     return lines

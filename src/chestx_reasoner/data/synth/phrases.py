@@ -44,7 +44,8 @@ def location(state: FindingState, rng: np.random.Generator) -> tuple[str, str]:
     side, zone = state.side or "right", state.zone or "lower"
     if side == "bilateral":
         options = {
-            "lower": [("bibasilar", "lung bases"), ("bilateral lower lobe", "bilateral lower lobes"),
+            "lower": [("bibasilar", "lung bases"),
+                      ("bilateral lower lobe", "bilateral lower lobes"),
                       ("bibasilar", "both lung bases")],
             "middle": [("bilateral mid lung", "mid lungs bilaterally")],
             "upper": [("bilateral upper lobe", "bilateral upper lobes"),

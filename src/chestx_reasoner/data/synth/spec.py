@@ -16,12 +16,12 @@ import numpy as np
 RENDERABLE: tuple[str, ...] = (
     "cardiomegaly",               # cardiothoracic ratio > 0.5, larger with severity
     "enlarged cardiomediastinum",  # wide upper mediastinum
-    "pleural effusion",           # blunted costophrenic angle with a meniscus; side left|right|bilateral
-    "pneumothorax",               # apical/lateral lucent rim without lung markings, visceral pleural line
+    "pleural effusion",           # blunted costophrenic angle with a meniscus
+    "pneumothorax",               # lucent rim without lung markings, visceral pleural line
     "consolidation",              # dense patch with air bronchograms in side+zone
     "lung opacity",               # hazy patchy opacity in side+zone
     "pneumonia",                  # patchy consolidation in side+zone
-    "edema",                      # bilateral perihilar haze (side ignored), Kerley lines when severe
+    "edema",                      # bilateral perihilar haze (side ignored), Kerley B lines
     "atelectasis",                # plate-like linear density in side+zone, slight volume loss
     "nodule",                     # small round density in side+zone
     "mass",                       # large round density in side+zone
