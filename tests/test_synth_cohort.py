@@ -163,3 +163,21 @@ def test_report_locations_match_what_the_image_shows() -> None:
                 assert places & {"lower", "base"}, (state, report.text)
             checked += 1
     assert checked > 300
+
+
+def test_cardiothoracic_ratio_says_cardiomegaly_exactly_when_the_labels_do() -> None:
+    from chestx_reasoner.data.synth.images import cardiothoracic_ratio
+
+    for study, report in planned(600, 2):
+        ratio = cardiothoracic_ratio(study.anatomy, study.visible())
+        enlarged = report.labels["Cardiomegaly"] in (1.0, -1.0)
+        assert (ratio > 0.5) == enlarged, (ratio, report.labels["Cardiomegaly"])
+
+
+def test_every_label_the_image_can_show_is_drawn() -> None:
+    """Positive and uncertain labels come with something drawn; blanks and negatives without."""
+    for study, report in planned(600, 2):
+        drawn = {state.observation for state in study.findings.values() if state.visible()}
+        labelled = {c for c, v in report.labels.items() if v in (1.0, -1.0) and c != "No Finding"}
+        assert labelled <= drawn | {"Lung Opacity"}, (labelled, drawn)
+        assert drawn <= labelled | {"Lung Opacity"}, (labelled, drawn)

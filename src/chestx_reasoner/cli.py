@@ -323,13 +323,14 @@ def synth_command(
 def _print_prevalence(console: Console, counts: dict[str, dict[str, int]], total: int) -> None:
     from rich.table import Table
 
-    from chestx_reasoner.data.synth.cohort import MIMIC_PREVALENCE
+    from chestx_reasoner.data.synth.cohort import MIMIC_NO_FINDING, MIMIC_PREVALENCE
 
     table = Table(title="label shares (MIMIC-CXR in brackets)", title_justify="left")
     for column in ("label", "1.0", "-1.0", "0.0"):
         table.add_column(column, justify="left" if column == "label" else "right")
     for label, values in counts.items():
-        mimic = MIMIC_PREVALENCE.get(label)
+        mimic = MIMIC_PREVALENCE.get(label) or (
+            (MIMIC_NO_FINDING, 0.0, 0.0) if label == "No Finding" else None)
         cells = []
         for i, key in enumerate(("1.0", "-1.0", "0.0")):
             share = values[key] / total

@@ -44,10 +44,11 @@ MIMIC_PREVALENCE: dict[str, tuple[float, float, float]] = {
 }
 # Share of first studies with no finding. Higher than MIMIC-CXR's 33 % "No Finding" because
 # follow-up studies add findings; with it the whole cohort lands near 33 %.
-NORMAL_SHARE = 0.42
-# Lines and tubes: truth is commoner than the label, since impressions mention devices only
-# some of the time (`reports.DEVICE_IN_IMPRESSION`).
-DEVICE_SHARE = {"normal": 0.2, "abnormal": 0.7}
+NORMAL_SHARE = 0.40
+MIMIC_NO_FINDING = 0.331
+# Lines and tubes in first studies without / with a finding (scaled by the Support Devices
+# share); impressions always mention them, so the label is the truth.
+DEVICE_SHARE = {"normal": 0.12, "abnormal": 0.45}
 
 CHRONIC = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum", "Lung Lesion", "Pleural Other",
                      "Fracture", "Support Devices"})

@@ -29,7 +29,6 @@ _IMPRESSION_ORDER = ("Pneumothorax", "Pneumonia", "Consolidation", "Edema", "Ple
                      "Lung Opacity", "Atelectasis", "Lung Lesion", "Cardiomegaly",
                      "Enlarged Cardiomediastinum", "Fracture", "Pleural Other", "Support Devices")
 NO_IMPRESSION_SHARE = 0.08  # MIMIC-CXR reports without an IMPRESSION: labels from FINDINGS
-DEVICE_IN_IMPRESSION = 0.6  # how often an impression mentions the lines and tubes
 # Findings sections state these as normal whenever they are; an impression negates them less
 # often, so that the cohort's share of 0.0 labels stays near MIMIC-CXR's.
 _NORMAL_IN_FINDINGS = frozenset({"Pleural Effusion", "Pneumothorax", "Cardiomegaly",
@@ -122,7 +121,10 @@ def _findings_section(study: StudyPlan, rng: np.random.Generator) -> list[tuple[
     if pleura_normal:
         sentences.append(ph.negation_sentence(pleura_normal, rng))
     sentences += _finding_sentences(study, _HEART, rng)
-    heart_normal = tuple(o for o in _HEART if o not in study.findings)
+    # The mediastinum is called normal in some findings sections only, which keeps the share
+    # of Enlarged Cardiomediastinum 0.0 labels (from reports without impression) near MIMIC's.
+    heart_normal = tuple(o for o in _HEART if o not in study.findings
+                         and (o == "Cardiomegaly" or rng.random() < 0.35))
     if heart_normal:
         text = ph.pick(rng, ph.NORMAL_ANATOMY[heart_normal])
         sentences.append((text, dict.fromkeys(heart_normal, 0)))
@@ -147,8 +149,9 @@ def _impression_section(study: StudyPlan, rng: np.random.Generator,
     negated = _negated(study, rng, prevalence)
     if negated:
         sentences.append(ph.negation_sentence(negated, rng))
-    if "Support Devices" in study.findings and rng.random() < DEVICE_IN_IMPRESSION:
-        sentences += _finding_sentences(study, ("Support Devices",), rng)
+    # Lines and tubes are always named (MIMIC-CXR impressions often skip them; here the label
+    # must say what the image shows).
+    sentences += _finding_sentences(study, ("Support Devices",), rng)
     if pathology and rng.random() < 0.08:
         sentences.append(("Findings were discussed with Dr. ___ by telephone at ___ on ___.", {}))
     return sentences
