@@ -41,8 +41,6 @@ EXIT_INTERRUPTED = 130
 
 # Stages still to build: command path -> (issue that builds it, one-line help).
 STUBS: dict[str, tuple[int, str]] = {
-    "build": (5, "Build a RadRBench-CXR benchmark from a labelled cohort."),
-    "bench stats": (5, "Count a benchmark's items per task, source, split and finding."),
     "mine": (6, "Mine reasoning chains (plan, evidence, refine) from reports."),
     "score": (7, "Score predictions: accuracy and RadRScore per item, task and model."),
     "compare": (7, "Paired differences between two scored runs."),
@@ -262,84 +260,6 @@ def _progress(console: Console, unit: str = "reports") -> Progress:
 
 
 # ---------------------------------------------------------------------------------------------
-# synth
-
-
-@app.command("synth")
-def synth_command(
-    out: Annotated[Path, typer.Option("--out", help="Cohort folder (MIMIC-CXR-JPG layout).")],
-    n: Annotated[int | None, typer.Option("--n", min=1, help="Studies [default: 2000, or the "
-                                          "folder's own when resuming].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
-    size: Annotated[int | None, typer.Option(min=64, max=2048,
-                                             help="Image side in pixels [default: 256].")] = None,
-    prevalence: Annotated[list[str] | None, typer.Option(
-        help="Override a label's share of studies: 'Edema=0.2' (positive) or "
-        "'Edema=0.2:0.05:0.1' (positive:uncertain:negative). Repeatable.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Processes rendering images.")] = 1,
-    overwrite: Annotated[bool, typer.Option(help="Replace a different cohort in --out.")] = False,
-    preview: Annotated[int | None, typer.Option(
-        min=1, help="Also write a contact sheet of N studies with their labels.")] = None,
-    preview_out: Annotated[Path | None, typer.Option(
-        help="Contact sheet path [default: OUT/preview.png].")] = None,
-) -> None:
-    """Make the embedded synthetic cohort: images, reports, labels, splits and prior pairs.
-
-    The layout and file names are MIMIC-CXR-JPG 2.0.0's (plus an MS-CXR-T-style pair table), so
-    the MIMIC-CXR adapter reads it unchanged. Rerun the same command to resume an interrupted
-    run; with only --out (and --preview), an existing cohort is reused as it is.
-    """
-    from chestx_reasoner.data.synth import settings_for
-    from chestx_reasoner.data.synth.writer import CohortExistsError, synthesize
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        config = settings_for(out, n=n, seed=seed, size=size, prevalence=prevalence or [])
-    except ValueError as exc:
-        _fail(str(exc))
-    try:
-        with _progress(console, unit="studies") as progress:
-            task = progress.add_task("synth", total=config.n)
-            summary = synthesize(out, config, overwrite=overwrite, workers=workers,
-                                 progress=lambda k: progress.advance(task, k))
-    except CohortExistsError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        console.print(f"interrupted; images so far are kept in {out}: rerun to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
-    console.print(f"{summary.studies} studies of {summary.patients} patients in {out} "
-                  f"({summary.images_written} images written, {summary.images_skipped} already "
-                  f"there), {summary.pairs} prior/current pairs")
-    _print_prevalence(console, summary.label_counts, summary.studies)
-    if preview:
-        from chestx_reasoner.data.synth import write_preview
-
-        path = write_preview(out, preview, preview_out or out / "preview.png")
-        console.print(f"contact sheet of {preview} studies: {path}")
-
-
-def _print_prevalence(console: Console, counts: dict[str, dict[str, int]], total: int) -> None:
-    from rich.table import Table
-
-    from chestx_reasoner.data.synth.cohort import MIMIC_NO_FINDING, MIMIC_PREVALENCE
-
-    table = Table(title="label shares (MIMIC-CXR in brackets)", title_justify="left")
-    for column in ("label", "1.0", "-1.0", "0.0"):
-        table.add_column(column, justify="left" if column == "label" else "right")
-    for label, values in counts.items():
-        mimic = MIMIC_PREVALENCE.get(label) or (
-            (MIMIC_NO_FINDING, 0.0, 0.0) if label == "No Finding" else None)
-        cells = []
-        for i, key in enumerate(("1.0", "-1.0", "0.0")):
-            share = values[key] / total
-            cells.append(f"{share:.3f}" + (f" [{mimic[i]:.3f}]" if mimic else ""))
-        table.add_row(label, *cells)
-    console.print(table)
-
-
-# ---------------------------------------------------------------------------------------------
 # stubs for later stages
 
 
@@ -371,11 +291,16 @@ def _register_stubs(root: typer.Typer) -> None:
 
 _register_stubs(app)
 
+# Commands of the data stages live in their own module (imported here to register them).
+from chestx_reasoner import cli_data  # noqa: E402, F401
+
 
 def main() -> None:
     """Entry point of the `chestx` script."""
     app()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m chestx_reasoner.cli`: run the registered module's app
+    from chestx_reasoner.cli import main as registered_main
+
+    registered_main()
