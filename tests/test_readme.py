@@ -59,3 +59,18 @@ def test_synth_command_in_readme_runs_and_writes_the_layout_it_shows(tmp_path):
             assert (out / path).exists(), path
     assert len(list(out.glob("files/p1?/p1*/s5*/*.jpg"))) == 200
     assert len(list(out.glob("files/p1?/p1*/s5*.txt"))) == 200
+
+
+def test_build_and_stats_commands_in_readme_run_on_the_readme_cohort(tmp_path, monkeypatch):
+    synth = next(line for block in blocks("bash") for line in block.splitlines()
+                 if "chestx synth" in line)
+    build = next(line for block in blocks("bash") for line in block.splitlines()
+                 if "chestx build" in line)
+    stats = next(line for block in blocks("bash") for line in block.splitlines()
+                 if "chestx bench stats" in line)
+    monkeypatch.chdir(tmp_path)  # the README's relative folders land here
+    for line in (synth, build, stats):
+        result = CliRunner().invoke(app, shlex.split(line)[1:])
+        assert result.exit_code == 0, (line, result.output)
+    assert (tmp_path / "bench" / "test.parquet").exists()
+    assert "binary" in result.stdout

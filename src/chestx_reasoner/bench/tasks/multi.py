@@ -59,6 +59,8 @@ def build_multi(studies: list[Study], ctx: TaskContext) -> Iterator[Draft]:
 
 @TASKS.register("multi_open")
 def build_multi_open(studies: list[Study], ctx: TaskContext) -> Iterator[Draft]:
+    if not ctx.labels.blank_is_absent:
+        return  # label-only sources (SIIM, RSNA) know one column: the full set is unknown
     eligible = [s for s in studies if ctx.labels.positives(s)]
     for study in capped(eligible, ctx.per_task, ctx.rng):
         yield Draft(task="multi_open", study=study, images=[study.frontal_image()],

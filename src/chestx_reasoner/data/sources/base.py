@@ -88,7 +88,9 @@ def read_table(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dic
     """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
+        # utf-8-sig: a CSV saved by a spreadsheet starts with a byte-order mark.
+        with opener(path, "rt", encoding="utf-8-sig",  # type: ignore[operator]
+                    newline="") as handle:
             reader = csv.DictReader(handle)
             header = reader.fieldnames or []
             missing = [c for c in required if c not in header]
