@@ -81,7 +81,8 @@ def test_plain_and_gzipped_tables_read_the_same(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     plain = list(MimicCxrJpg(make_mimic(tmp_path / "a", gz=False)).studies())
     gz = list(MimicCxrJpg(make_mimic(tmp_path / "b", gz=True)).studies())
-    assert len(plain) == 2 and [(s.study_id, s.labels) for s in plain] == [(s.study_id, s.labels) for s in gz]
+    assert len(plain) == 2
+    assert [(s.study_id, s.labels) for s in plain] == [(s.study_id, s.labels) for s in gz]
 
 
 @pytest.mark.parametrize(("damage", "message"), [
