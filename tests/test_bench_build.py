@@ -196,3 +196,27 @@ def test_cli_build_bad_options_fail_in_one_line(cohort: Path, tmp_path: Path, ar
 def test_cli_bench_stats_on_a_missing_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", "stats", str(tmp_path)])
     assert result.exit_code == 2 and "no train.jsonl" in result.stderr
+
+
+def test_cross_centre_binary_items_from_siim_and_rsna(cohort: Path, tmp_path: Path) -> None:
+    from test_sources_siim_rsna import make_rsna, make_siim
+
+    siim, rsna = tmp_path / "siim", tmp_path / "rsna"
+    siim.mkdir()
+    rsna.mkdir()
+    out = tmp_path / "bench"
+    manifest = build_benchmark(
+        [SourceSpec("synthetic", cohort), SourceSpec("siim", make_siim(siim)),
+         SourceSpec("rsna", make_rsna(rsna))], out, BuildConfig(test_fraction=0.01))
+    items = read_samples(out)
+    for source, finding in (("siim", "Pneumothorax"), ("rsna", "Pneumonia")):
+        mine = [s for s in items if s["source"] == source]
+        assert mine and {s["task"] for s in mine} == {"binary"}
+        assert {s["finding"] for s in mine} == {finding}
+        assert {s["answer"] for s in mine} == {"A", "B"}
+        assert all(s["reasoning"] == [] and s["report"] == "" for s in mine)
+        assert all(s["images"][0].endswith(".png") and (out / s["images"][0]).is_file()
+                   for s in mine)
+    skipped = {r["name"]: r["skipped"] for r in manifest["sources"]}
+    assert skipped["siim"] == {"image file missing": 1}
+    assert skipped["rsna"] == {"image file missing": 1, "no frontal image": 1}
