@@ -25,7 +25,7 @@ from typing import Any
 from chestx_reasoner import __version__
 from chestx_reasoner.bench.sample import BENCH_VERSION, UNCERTAIN_POLICIES, LabelReader, Sample
 from chestx_reasoner.bench.tasks import TASKS, Draft, TaskContext
-from chestx_reasoner.data.sources import SOURCES, DatasetError, SourceAdapter
+from chestx_reasoner.data.sources import SOURCES, SourceAdapter
 from chestx_reasoner.data.study import Study, StudyImage
 from chestx_reasoner.jsonl import write_atomic
 
@@ -125,7 +125,9 @@ def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildCon
     exporter = _ImageExporter(out, config.images)
     samples: dict[str, list[Sample]] = {split: [] for split in SPLITS}
     source_records = []
-    seen_names: Counter[str] = Counter(spec.name for spec in sources)
+    twice = [n for n, k in Counter(spec.name for spec in sources).items() if k > 1]
+    if twice:
+        raise ValueError(f"source {twice[0]!r} given twice: item and patient ids would clash")
     for spec in sources:
         adapter = SOURCES.get(spec.name)(spec.root, **spec.options)
         if progress:
@@ -153,9 +155,6 @@ def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildCon
             "name": spec.name, "root": str(spec.root), "studies": len(studies),
             "patients": len(splits), "skipped": dict(adapter.skipped), "items_dropped":
             dict(missing), "test_patients": sum(v == "test" for v in splits.values())})
-    duplicates = [n for n, k in seen_names.items() if k > 1]
-    if duplicates:
-        raise ValueError(f"source {duplicates[0]!r} given twice; give each source once")
     for split in SPLITS:
         lines = "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n"
                         for s in samples[split])
@@ -186,10 +185,3 @@ def _to_sample(draft: Draft, adapter: SourceAdapter, split: str,
         report=draft.report, patient_id=f"{adapter.name}:{study.patient_id}",
         study_id=study.study_id, finding=draft.finding)
 
-
-def check_source_names(names: list[str]) -> None:
-    for name in names:
-        SOURCES.get(name)
-
-
-__all__ = ["BuildConfig", "DatasetError", "SourceSpec", "build_benchmark", "patient_split"]
