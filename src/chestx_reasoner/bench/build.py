@@ -66,15 +66,17 @@ def patient_split(source: str, studies: list[Study], seed: int, test_fraction: f
                   ) -> dict[str, str]:
     """patient id -> train | test, one split per patient.
 
-    The release's split decides where it has one (a patient with any test study is test;
-    `validate` counts as train); otherwise a seeded hash of the patient id.
+    The release's split decides where it has a test split (a patient with any test study is
+    test; `validate` counts as train); otherwise a seeded hash of the patient id.
     """
     official: dict[str, set[str]] = {}
     for study in studies:
         official.setdefault(study.patient_id, set()).add(study.split or "")
+    # A release without a test split (CheXpert Plus ships train/valid) is split by hash.
+    has_test = any("test" in splits for splits in official.values())
     out = {}
     for patient, splits in official.items():
-        if splits - {""}:
+        if has_test and splits - {""}:
             out[patient] = "test" if "test" in splits else "train"
         else:
             digest = hashlib.sha256(f"{seed}:{source}:{patient}".encode()).digest()

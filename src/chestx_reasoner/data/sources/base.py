@@ -97,11 +97,14 @@ def read_table(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dic
             if missing:
                 raise DatasetError(f"{path}:1: missing column {missing[0]!r} "
                                    f"(header has: {', '.join(header) or 'nothing'})")
+            end_of_previous = reader.line_num
             for row in reader:
+                line = end_of_previous + 1  # a quoted cell may span lines: name the first
+                end_of_previous = reader.line_num
                 if None in row:  # more cells than header columns
-                    raise DatasetError(f"{path}:{reader.line_num}: more cells than the "
+                    raise DatasetError(f"{path}:{line}: more cells than the "
                                        f"{len(header)} header columns")
-                yield reader.line_num, row
+                yield line, row
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as error:
         raise DatasetError(f"{path}: unreadable ({error})") from error
 
