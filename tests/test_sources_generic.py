@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_sources_chexpert_openi import make_openi, make_plus
-from test_sources_mimic import _pairs, make_mimic
-from test_sources_siim_rsna import make_rsna, make_siim
 
 from chestx_reasoner.data.sources import SOURCES
 from chestx_reasoner.data.study import Study
 from chestx_reasoner.reports.vocabulary import CHEXPERT_OBSERVATIONS
+from test_sources_chexpert_openi import make_openi, make_plus
+from test_sources_mimic import _pairs, make_mimic
+from test_sources_siim_rsna import make_rsna, make_siim
 
 
 def _ms_cxr_t(root: Path) -> Path:
