@@ -216,10 +216,11 @@ def _print_stats(console: Console, bench: Path, stats: dict | None = None) -> No
     table = Table(title=f"{bench}: {stats['n']} items "
                   f"({', '.join(f'{k} {v}' for k, v in stats['by_split'].items())})",
                   title_justify="left")
-    for column in ("task", "train", "test", "sources", "answers", "answer letters",
+    for column in ("task", "train", "test", "sources", "answers (multi_open: Nf = N findings)",
+                   "answer letters",
                    "with reasoning", "steps/item"):
-        table.add_column(column, justify="left" if column in ("task", "sources", "answers",
-                                                              "answer letters") else "right")
+        table.add_column(column, justify="right" if column in (
+            "train", "test", "with reasoning", "steps/item") else "left")
     for task, row in stats["by_task"].items():
         table.add_row(
             task, str(row["by_split"].get("train", 0)), str(row["by_split"].get("test", 0)),

@@ -47,8 +47,8 @@ def benchmark_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
                 positions[item["answer"]] += 1
                 if task in ("binary", "anomaly", "temporal"):
                     answers[options[LETTERS.index(item["answer"])]] += 1
-            elif not options:
-                answers[f"{len(item['answer'].split(','))} findings"] += 1
+            elif not options:  # multi_open: how many findings an answer lists
+                answers[f"{len(item['answer'].split(','))}f"] += 1
         steps = [len(item.get("reasoning") or []) for item in items]
         by_task[task] = {
             "n": len(items),
