@@ -1,0 +1,87 @@
+"""`chestx mine`: reasoning chains for benchmark items (registered on the app of `cli.py`)."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from chestx_reasoner.cli import EXIT_INTERRUPTED, _fail, _progress, app
+from chestx_reasoner.jsonl import RecordError
+
+
+class Backend(StrEnum):
+    rules = "rules"
+    llm = "llm"
+
+
+@app.command("mine")
+def mine_command(
+    bench: Annotated[Path, typer.Option("--bench", help="Benchmark items (train.jsonl).")],
+    out: Annotated[Path, typer.Option("--out", help="Output JSONL; a rerun resumes it.")],
+    backend: Annotated[Backend, typer.Option(help="rules (offline) or llm.")] = Backend.rules,
+    seed: Annotated[int, typer.Option(help="Seed of the wording choices.")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
+    llm_url: Annotated[str | None, typer.Option(
+        help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (llm backend).")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Model name on that server.")] = None,
+    llm_key_env: Annotated[str, typer.Option(
+        help="Environment variable holding the API key (never logged).")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(min=1, help="LLM requests in flight.")] = 8,
+    cache: Annotated[Path | None, typer.Option(
+        help="SQLite cache of LLM responses [default: OUT.cache.sqlite].")] = None,
+) -> None:
+    """Mine a reasoning chain for every item that has a report: plan, evidence, refine.
+
+    Each output line is the item plus `reasoning` (steps), `key_findings` and `mining`
+    (backend, status kept | repaired | dropped | no report). Chains are verified before they
+    are kept: the last step must give the item's answer and no step may contradict the report.
+    """
+    from chestx_reasoner.mining.run import RulesBackend, check_items, mine_file
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if bench.resolve() == out.resolve():
+        _fail("--out must be a different file from --bench")
+    try:
+        check_items(bench, limit)
+        if backend is Backend.llm:
+            if not (llm_url and llm_model):
+                _fail("--backend llm needs --llm-url and --llm-model")
+            from chestx_reasoner.llm.client import LLMSettings
+            from chestx_reasoner.mining.llm_miner import LLMBackend
+
+            settings = LLMSettings(url=llm_url, model=llm_model, api_key_env=llm_key_env,
+                                   concurrency=concurrency,
+                                   cache_path=cache or out.with_suffix(".cache.sqlite"))
+            miner = LLMBackend(settings, seed=seed)
+        else:
+            miner = RulesBackend(seed=seed)
+        with _progress(console, unit="items") as progress:
+            task = progress.add_task(f"mining ({backend.value})", total=None)
+
+            def started(todo: int, done: int) -> None:
+                progress.update(task, total=todo)
+                if done:
+                    console.print(f"resuming: {done} items already in {out}")
+
+            summary = mine_file(bench, out, miner, limit=limit, on_start=started,
+                                progress=lambda k: progress.advance(task, k))
+    except RecordError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        console.print(f"interrupted; finished items are kept in {out}: rerun to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "nothing new"
+    console.print(f"mined {summary.items} items in {summary.seconds:.1f} s "
+                  f"({summary.rate:.0f} items/s): {counts}")
+    usage = getattr(miner, "usage_summary", None)
+    if usage:
+        console.print(usage())
+    if os.environ.get(llm_key_env) and backend is Backend.llm:
+        console.print(f"API key read from ${llm_key_env}")
