@@ -39,6 +39,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/labeler.py
 	$(BIN)/python benchmarks/synth.py
+	$(BIN)/python benchmarks/mining.py
+	$(BIN)/python benchmarks/llm_concurrency.py
 
 freeze: $(STAMP)
 	{ sed -n '1,2p' requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable \

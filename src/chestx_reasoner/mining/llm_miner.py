@@ -1,0 +1,150 @@
+"""The LLM miner: the paper's three passes as prompts to any OpenAI-compatible server.
+
+plan (the question alone: which findings must be checked, and why) -> evidence (the report:
+each finding present / absent / uncertain, where; unmentioned = normal) -> refine (one chain
+from the question to the given answer, without naming the report or the plan). Each pass asks
+for JSON against a strict schema through the shared client (`llm.client`: retries, cache,
+concurrency); a chain that fails verification gets one more refine round with the verifier's
+complaint, then is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from chestx_reasoner.bench.sample import LETTERS
+from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
+from chestx_reasoner.mining.rules import Chain
+from chestx_reasoner.mining.run import _result, _why
+from chestx_reasoner.mining.verify import ChainVerifier, Verdict
+
+SYSTEM = ("You are a board-certified radiologist who teaches chest X-ray interpretation. "
+          "Answer with JSON only, exactly in the requested schema.")
+_STATUS = {"enum": ["present", "absent", "uncertain"]}
+PLAN_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["analysis", "findings"],
+    "properties": {
+        "analysis": {"type": "string"},
+        "findings": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["finding", "why"],
+            "properties": {"finding": {"type": "string"}, "why": {"type": "string"}}}},
+    },
+}
+EVIDENCE_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["evidence"],
+    "properties": {"evidence": {"type": "array", "items": {
+        "type": "object", "additionalProperties": False,
+        "required": ["finding", "status", "location", "quote"],
+        "properties": {"finding": {"type": "string"}, "status": _STATUS,
+                       "location": {"type": ["string", "null"]},
+                       "quote": {"type": ["string", "null"]}}}}},
+}
+REFINE_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["steps"],
+    "properties": {"steps": {"type": "array", "items": {"type": "string"}, "minItems": 3}},
+}
+_FORBIDDEN = re.compile(r"\b(the report|report|the plan)\b", re.IGNORECASE)
+
+
+def _question_block(item: dict[str, Any]) -> str:
+    lines = [f"Question: {item['question']}"]
+    lines += [f"{LETTERS[i]}) {o}" for i, o in enumerate(item.get("options") or [])]
+    if item.get("task") == "temporal":
+        lines.append("Two images are given: a prior and a current chest X-ray.")
+    return "\n".join(lines)
+
+
+def _answer_text(item: dict[str, Any]) -> str:
+    if item.get("options"):
+        letter = item["answer"]
+        return f"{letter}) {item['options'][LETTERS.index(letter)]}"
+    return item["answer"]
+
+
+def plan_messages(item: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": (
+        f"{_question_block(item)}\n\nPlan how to answer this from the image: analyse the "
+        "question, then list every finding that must be checked (for option questions, every "
+        "finding any option names), each with why it matters and which radiographic signs "
+        "decide it. Return {\"analysis\": str, \"findings\": [{\"finding\", \"why\"}]}.")}]
+
+
+def evidence_messages(item: dict[str, Any], plan: dict[str, Any]) -> list[dict[str, str]]:
+    findings = ", ".join(f["finding"] for f in plan["findings"]) or "the findings asked about"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": (
+        f"Radiology report:\n{item['report']}\n\nFor each of these findings: {findings}; say "
+        "what the report states: present, absent or uncertain, with location and the exact "
+        "sentence quoted. A finding the report does not mention is absent (normal), quote "
+        "null. Return {\"evidence\": [{\"finding\", \"status\", \"location\", \"quote\"}]}.")}]
+
+
+def refine_messages(item: dict[str, Any], plan: dict[str, Any], evidence: dict[str, Any],
+                    complaint: str | None = None) -> list[dict[str, str]]:
+    text = (
+        f"{_question_block(item)}\nCorrect answer: {_answer_text(item)}\n\n"
+        f"Plan: {json.dumps(plan)}\nEvidence: {json.dumps(evidence)}\n\n"
+        "Write the reasoning a radiologist follows on the image, as a list of steps: start "
+        "from the question, check each needed finding with its radiographic signs and what is "
+        "seen, drop steps that do not bear on the answer, and end with a step that says "
+        f"'the answer is {_answer_text(item)}'. Describe what the image shows; never mention "
+        "a report, a plan or evidence. Return {\"steps\": [str, ...]} with at least 3 steps.")
+    if complaint:
+        text += f"\n\nA previous attempt was rejected: {complaint}. Fix that."
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+class LLMBackend:
+    """Mines with an OpenAI-compatible model; used by `mining.run.mine_file`."""
+
+    name = "llm"
+
+    def __init__(self, settings: LLMSettings, seed: int = 0,
+                 verifier: ChainVerifier | None = None) -> None:
+        self.settings = settings
+        self.seed = seed
+        self.verifier = verifier or ChainVerifier()
+        self.usage = Usage()
+
+    def usage_summary(self) -> str:
+        return self.usage.summary(self.settings)
+
+    def mine_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return run(self._mine_all(items))
+
+    async def _mine_all(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        async with ChatClient(self.settings) as client:
+            try:
+                return list(await asyncio.gather(*(self._mine_one(client, i) for i in items)))
+            finally:
+                for name in ("calls", "cached", "retries", "failures", "prompt_tokens",
+                             "completion_tokens"):
+                    setattr(self.usage, name, getattr(self.usage, name)
+                            + getattr(client.usage, name))
+
+    async def _mine_one(self, client: ChatClient, item: dict[str, Any]) -> dict[str, Any]:
+        try:
+            plan = await client.complete_json(plan_messages(item), PLAN_SCHEMA, "plan")
+            evidence = await client.complete_json(evidence_messages(item, plan),
+                                                  EVIDENCE_SCHEMA, "evidence")
+            complaint, state = None, "kept"
+            for attempt in range(2):
+                refined = await client.complete_json(
+                    refine_messages(item, plan, evidence, complaint), REFINE_SCHEMA, "chain")
+                steps = [s.strip() for s in refined["steps"] if s.strip()]
+                verdict = self._check(item, steps)
+                if verdict.ok and not any(_FORBIDDEN.search(s) for s in steps):
+                    key_findings = [{"finding": e["finding"], "status": e["status"],
+                                     "location": e["location"]} for e in evidence["evidence"]]
+                    return _result(item, Chain(steps, key_findings),
+                                   "repaired" if attempt else state, None, self.name)
+                complaint = (_why(verdict) if not verdict.ok
+                             else "a step mentions the report or the plan")
+            return _result(item, Chain([], []), "dropped", complaint, self.name)
+        except LLMError as error:
+            return _result(item, Chain([], []), "dropped", f"LLM error: {error}", self.name)
+
+    def _check(self, item: dict[str, Any], steps: list[str]) -> Verdict:
+        return self.verifier.verify(item, steps) if len(steps) >= 3 else Verdict(False)
