@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_server import FakeChatServer
 from typer.testing import CliRunner
 
 from chestx_reasoner.cli import app
 from chestx_reasoner.llm.client import LLMSettings
 from chestx_reasoner.mining.llm_miner import LLMBackend
 from chestx_reasoner.mining.run import mine_file
+from llm_server import FakeChatServer
 
 runner = CliRunner()
 REPORT = "FINDINGS: Moderate left pleural effusion. IMPRESSION: Moderate left pleural effusion."
