@@ -20,14 +20,16 @@ $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt requirements
 
 install: $(STAMP)
 
-# Until the end-to-end demo exists (issue 10), the demo makes a small synthetic cohort with a
-# contact sheet and labels the bundled example reports.
+# Until the end-to-end demo exists (issue 10), the demo runs the stages built so far on a small
+# synthetic cohort: cohort + contact sheet, benchmark, mined chains; and labels the examples.
 demo: $(STAMP)
 	@echo "chestx demo (the full pipeline) is not implemented yet: synthetic cohort + labels."
 	$(BIN)/chestx synth --out demo-out/cohort --n 200 --seed 0 --preview 24
+	$(BIN)/chestx build --source synthetic --root demo-out/cohort --out demo-out/bench
+	$(BIN)/chestx mine --bench demo-out/bench/train.jsonl --out demo-out/bench/mined.jsonl
 	$(BIN)/chestx label --reports examples/reports.jsonl --out demo-out/labels.jsonl
-	@echo "Cohort in demo-out/cohort (contact sheet: demo-out/cohort/preview.png);"
-	@echo "labels in demo-out/labels.jsonl"
+	@echo "Cohort in demo-out/cohort (contact sheet: demo-out/cohort/preview.png),"
+	@echo "benchmark and mined chains in demo-out/bench, labels in demo-out/labels.jsonl"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

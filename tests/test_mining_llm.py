@@ -141,8 +141,9 @@ def test_cli_mine_with_the_llm_backend(bench: Path, tmp_path: Path, monkeypatch)
         result = runner.invoke(app, [
             "mine", "--bench", str(bench), "--out", str(tmp_path / "out.jsonl"), "--backend",
             "llm", "--llm-url", server.url, "--llm-model", "fake", "--llm-key-env",
-            "CHESTX_TEST_KEY", "--limit", "3"])
+            "CHESTX_TEST_KEY", "--limit", "3", "--price-in", "1", "--price-out", "2"])
         assert server.requests[0].headers["authorization"] == "Bearer zq-secret-key-123"
     assert result.exit_code == 0, result.output
     assert "kept 3" in result.stderr and "zq-secret-key-123" not in result.output
+    assert "cost $" in result.stderr and "API key read from $CHESTX_TEST_KEY" in result.stderr
     assert (tmp_path / "out.cache.sqlite").exists()

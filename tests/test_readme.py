@@ -68,9 +68,12 @@ def test_build_and_stats_commands_in_readme_run_on_the_readme_cohort(tmp_path, m
                  if "chestx build" in line)
     stats = next(line for block in blocks("bash") for line in block.splitlines()
                  if "chestx bench stats" in line)
+    mine = next(line for block in blocks("bash") for line in block.splitlines()
+                if "chestx mine" in line)
     monkeypatch.chdir(tmp_path)  # the README's relative folders land here
-    for line in (synth, build, stats):
+    for line in (synth, build, stats, mine):
         result = CliRunner().invoke(app, shlex.split(line)[1:])
         assert result.exit_code == 0, (line, result.output)
     assert (tmp_path / "bench" / "test.parquet").exists()
-    assert "binary" in result.stdout
+    mined = (tmp_path / "bench" / "mined.jsonl").read_text().splitlines()
+    assert len(mined) == len((tmp_path / "bench" / "train.jsonl").read_text().splitlines())

@@ -34,6 +34,10 @@ def mine_command(
     concurrency: Annotated[int, typer.Option(min=1, help="LLM requests in flight.")] = 8,
     cache: Annotated[Path | None, typer.Option(
         help="SQLite cache of LLM responses [default: OUT.cache.sqlite].")] = None,
+    price_in: Annotated[float | None, typer.Option(
+        help="Price per million prompt tokens, for the cost summary.")] = None,
+    price_out: Annotated[float | None, typer.Option(
+        help="Price per million completion tokens, for the cost summary.")] = None,
 ) -> None:
     """Mine a reasoning chain for every item that has a report: plan, evidence, refine.
 
@@ -56,7 +60,8 @@ def mine_command(
 
             settings = LLMSettings(url=llm_url, model=llm_model, api_key_env=llm_key_env,
                                    concurrency=concurrency,
-                                   cache_path=cache or out.with_suffix(".cache.sqlite"))
+                                   cache_path=cache or out.with_suffix(".cache.sqlite"),
+                                   price_in_per_mtok=price_in, price_out_per_mtok=price_out)
             miner = LLMBackend(settings, seed=seed)
         else:
             miner = RulesBackend(seed=seed)
@@ -83,5 +88,6 @@ def mine_command(
     usage = getattr(miner, "usage_summary", None)
     if usage:
         console.print(usage())
-    if os.environ.get(llm_key_env) and backend is Backend.llm:
-        console.print(f"API key read from ${llm_key_env}")
+    if backend is Backend.llm:
+        found = "read from" if os.environ.get(llm_key_env) else "not set:"
+        console.print(f"API key {found} ${llm_key_env}")

@@ -23,8 +23,8 @@ KNOWLEDGE: dict[str, Signs] = {
     "Pleural Effusion": Signs(
         examine=("the costophrenic angles and the lung bases",
                  "both costophrenic angles for blunting and a meniscus"),
-        present=("fluid blunts the {where}costophrenic angle with a concave meniscus, the "
-                 "appearance of a pleural effusion",
+        present=("a {where}pleural effusion blunts the costophrenic angle with a concave "
+                 "meniscus",
                  "a {where}pleural effusion is seen as a meniscus-shaped shadow at the base"),
         absent=("both costophrenic angles are sharp and no pleural effusion is seen",
                 "the bases are clear with sharp costophrenic angles, so there is no pleural "
