@@ -41,8 +41,6 @@ EXIT_INTERRUPTED = 130
 
 # Stages still to build: command path -> (issue that builds it, one-line help).
 STUBS: dict[str, tuple[int, str]] = {
-    "score": (7, "Score predictions: accuracy and RadRScore per item, task and model."),
-    "compare": (7, "Paired differences between two scored runs."),
     "model init": (8, "Build a tiny local model from a config."),
     "predict": (8, "Run a model on a benchmark."),
     "train sft": (9, "Supervised fine-tuning on reasoning chains and answer-only data."),
@@ -291,7 +289,7 @@ def _register_stubs(root: typer.Typer) -> None:
 _register_stubs(app)
 
 # Commands of the data stages live in their own module (imported here to register them).
-from chestx_reasoner import cli_data, cli_mine  # noqa: E402, F401
+from chestx_reasoner import cli_data, cli_mine, cli_score  # noqa: E402, F401
 
 
 def main() -> None:

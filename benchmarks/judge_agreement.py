@@ -1,0 +1,132 @@
+"""How well our judge agrees with GPT-4o's RadRScore verdicts, and how fast it is.
+
+    python benchmarks/judge_agreement.py [--data ../shared/data/radrscore-dev.jsonl]
+                                         [--judge rules|llm --llm-url URL --llm-model NAME]
+
+Reads prediction records with `reference_judgment` (completeness, factuality, effectiveness as
+GPT-4o gave them), scores them with our judge through the same code as `chestx score`, and
+prints Pearson and Spearman per component at item level and at system level (model x task
+means), plus whether each task ranks the models as GPT-4o does. Goal: item-level Pearson >= 0.6
+per component and the same rankings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from chestx_reasoner.scoring.score import score_items
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT.parent / "shared" / "data" / "radrscore-dev.jsonl"
+COMPONENTS = ("completeness", "factuality", "effectiveness", "radrscore")
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank), for Spearman without scipy."""
+    order = values.argsort(kind="stable")
+    raw = np.empty(len(values))
+    raw[order] = np.arange(len(values))
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.zeros(len(counts))
+    np.add.at(sums, inverse, raw)
+    return (sums / counts)[inverse]
+
+
+def correlations(ours: list[float], ref: list[float]) -> tuple[float, float]:
+    a, b = np.asarray(ours, float), np.asarray(ref, float)
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return float("nan"), float("nan")
+    return float(np.corrcoef(a, b)[0, 1]), float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+def reference_value(judgment: dict, component: str) -> float | None:
+    if component == "radrscore":
+        parts = [judgment.get(c) for c in COMPONENTS[:3]]
+        return None if any(p is None for p in parts) else sum(parts) / 3
+    return judgment.get(component)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT)
+    parser.add_argument("--judge", choices=("rules", "llm"), default="rules")
+    parser.add_argument("--llm-url")
+    parser.add_argument("--llm-model")
+    args = parser.parse_args()
+    if not args.data.exists():
+        raise SystemExit(f"{args.data}: not found (pass --data FILE with reference_judgment)")
+    records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    records = [r for r in records if r.get("reference_judgment")]
+    for record in records:
+        record.setdefault("model", "default")
+    if args.judge == "llm":
+        from chestx_reasoner.llm.client import LLMSettings
+        from chestx_reasoner.scoring.judge_llm import LLMJudge
+
+        judge = LLMJudge(LLMSettings(url=args.llm_url, model=args.llm_model))
+    else:
+        from chestx_reasoner.scoring.judge_rules import RulesJudge
+
+        judge = RulesJudge()
+    start = time.perf_counter()
+    scored = []
+    for i in range(0, len(records), 64):
+        scored += score_items(records[i: i + 64], judge)
+    seconds = time.perf_counter() - start
+    table = Table(title=f"{args.judge} judge vs GPT-4o on {len(records)} items "
+                  f"({len(records) / seconds:.0f} items/s)", title_justify="left")
+    for column in ("component", "items", "Pearson", "Spearman", "ours mean", "GPT-4o mean",
+                   "system Pearson", "system Spearman"):
+        table.add_column(column, justify="left" if column == "component" else "right")
+    systems: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for component in COMPONENTS:
+        ours, ref = [], []
+        for record, item in zip(records, scored, strict=True):
+            mine = item[component]
+            theirs = reference_value(record["reference_judgment"], component)
+            if mine is None or theirs is None:
+                continue
+            ours.append(mine)
+            ref.append(theirs)
+            systems[(record["model"], record["task"])][component].append((mine, theirs))
+        pearson, spearman = correlations(ours, ref)
+        keys = sorted(k for k in systems if systems[k][component])
+        sys_ours = [np.mean([a for a, _ in systems[k][component]]) for k in keys]
+        sys_ref = [np.mean([b for _, b in systems[k][component]]) for k in keys]
+        sp, ss = correlations(sys_ours, sys_ref)
+        table.add_row(component, str(len(ours)), f"{pearson:.3f}", f"{spearman:.3f}",
+                      f"{np.mean(ours):.3f}", f"{np.mean(ref):.3f}", f"{sp:.3f}", f"{ss:.3f}")
+    console = Console()
+    console.print(table)
+    ranking = Table(title="model ranking per task by RadRScore (ours / GPT-4o)",
+                    title_justify="left")
+    for column in ("task", "ours", "GPT-4o", "same order"):
+        ranking.add_column(column)
+    for task in sorted({t for _, t in systems}):
+        models = sorted(m for m, t in systems if t == task and systems[(m, t)]["radrscore"])
+        if len(models) < 2:
+            continue
+        ours = {m: np.mean([a for a, _ in systems[(m, task)]["radrscore"]]) for m in models}
+        gpt = {m: np.mean([b for _, b in systems[(m, task)]["radrscore"]]) for m in models}
+        order_ours = sorted(models, key=ours.get, reverse=True)
+        order_gpt = sorted(models, key=gpt.get, reverse=True)
+        ranking.add_row(task, " > ".join(f"{m} {ours[m]:.2f}" for m in order_ours),
+                        " > ".join(f"{m} {gpt[m]:.2f}" for m in order_gpt),
+                        "yes" if order_ours == order_gpt else "no")
+    console.print(ranking)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""`chestx score` and `chestx compare` (registered on the app of `cli.py`)."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from chestx_reasoner.cli import EXIT_INTERRUPTED, _fail, _progress, app
+
+log = logging.getLogger(__name__)
+
+
+class Judge(StrEnum):
+    rules = "rules"
+    llm = "llm"
+
+
+@app.command("score")
+def score_command(
+    predictions: Annotated[Path, typer.Option("--predictions", help="Prediction JSONL.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder; a rerun resumes it.")],
+    judge: Annotated[Judge, typer.Option(help="rules (offline) or llm.")] = Judge.rules,
+    llm_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server (llm).")
+                       ] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Judge model name (llm).")] = None,
+    llm_key_env: Annotated[str, typer.Option(
+        help="Environment variable holding the API key (never logged).")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(min=1, help="LLM requests in flight.")] = 8,
+    html: Annotated[bool, typer.Option(help="Write OUT/report.html.")] = True,
+) -> None:
+    """Score predictions: parsed answer, accuracy and RadRScore (Rc, Rf, Re) per item, with
+    per-model, per-task summaries and bootstrap 95 % CIs (items.jsonl, summary.json,
+    report.html)."""
+    from chestx_reasoner.scoring.score import score_file
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not predictions.is_file():
+        _fail(f"{predictions}: no such file")
+    if judge is Judge.llm:
+        if not (llm_url and llm_model):
+            _fail("--judge llm needs --llm-url and --llm-model")
+        from chestx_reasoner.llm.client import LLMSettings
+        from chestx_reasoner.scoring.judge_llm import LLMJudge
+
+        judge_impl = LLMJudge(LLMSettings(url=llm_url, model=llm_model, api_key_env=llm_key_env,
+                                          concurrency=concurrency,
+                                          cache_path=out / "judge-cache.sqlite"))
+    else:
+        from chestx_reasoner.scoring.judge_rules import RulesJudge
+
+        judge_impl = RulesJudge()
+    try:
+        with _progress(console, unit="items") as progress:
+            task = progress.add_task(f"scoring ({judge.value} judge)", total=None)
+
+            def started(todo: int, done: int) -> None:
+                progress.update(task, total=todo)
+                if done:
+                    console.print(f"resuming: {done} items already in {out}/items.jsonl")
+
+            run, summary = score_file(predictions, out, judge_impl, on_start=started,
+                                      progress=lambda k: progress.advance(task, k), html=html)
+    except KeyboardInterrupt:
+        console.print(f"interrupted; scored items are kept in {out}: rerun to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+    for line in run.malformed:
+        console.print(f"skipped {line}")
+    console.print(f"scored {run.scored} items in {run.seconds:.1f} s ({run.rate:.0f} items/s); "
+                  f"{run.already_done} already done, {len(run.malformed)} malformed lines")
+    _print_summary(console, summary)
+    usage = getattr(judge_impl, "usage_summary", None)
+    if usage:
+        console.print(usage())
+    console.print(f"wrote {out}/items.jsonl, {out}/summary.json"
+                  + (f", {out}/report.html" if html else ""))
+
+
+def _print_summary(console: Console, summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="accuracy and RadRScore (95 % CI)", title_justify="left")
+    for column in ("model", "task", "n", "accuracy", "Rc", "Rf", "Re", "RadRScore"):
+        table.add_column(column, justify="left" if column in ("model", "task") else "right")
+
+    def cell(row: dict, metric: str) -> str:
+        value, ci = row.get(metric), row.get(f"{metric}_ci")
+        if value is None:
+            return "-"
+        return f"{value:.3f}" + (f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else "")
+
+    for model, data in summary["models"].items():
+        rows = [*data["by_task"].items(), ("overall", data["overall"])]
+        for task, row in rows:
+            table.add_row(model, task, str(row.get("n", "")),
+                          *(cell(row, m) for m in ("accuracy", "completeness", "factuality",
+                                                   "effectiveness", "radrscore")))
+    console.print(table)
+
+
+@app.command("compare")
+def compare_command(
+    dir_a: Annotated[Path, typer.Argument(help="Scored run A (a `chestx score` folder).")],
+    dir_b: Annotated[Path, typer.Argument(help="Scored run B.")],
+    model_a: Annotated[str | None, typer.Option(
+        help="Only this model's items of run A (needed when A holds several models).")] = None,
+    model_b: Annotated[str | None, typer.Option(help="Only this model's items of run B.")
+                       ] = None,
+) -> None:
+    """Paired differences B - A per task with bootstrap 95 % CIs, over the items both share."""
+    from chestx_reasoner.jsonl import RecordError
+    from chestx_reasoner.scoring.stats import compare_dirs, format_compare_table
+
+    for folder in (dir_a, dir_b):
+        if not (folder / "items.jsonl").is_file():
+            _fail(f"{folder}: no items.jsonl (run `chestx score --out {folder}` first)")
+    try:
+        result = compare_dirs(dir_a, dir_b, model_a=model_a, model_b=model_b)
+    except (RecordError, ValueError) as exc:
+        _fail(str(exc).splitlines()[0])
+    Console(highlight=False).print(format_compare_table(result))

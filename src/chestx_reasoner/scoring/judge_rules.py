@@ -1,0 +1,242 @@
+"""The offline RadRScore judge: key findings of each side read with the report labeler.
+
+- completeness (Rc): share of the reference chain's key findings that the prediction recalls
+  with the same status;
+- factuality (Rf): share of the prediction's key findings the report supports (a finding the
+  report does not mention is normal: calling it absent is right, present is wrong);
+- effectiveness (Re): share of the prediction's steps the reference chain supports, each step
+  with a verdict (supported / contradicted / unsupported) and the sentence behind it.
+Findings match across synonyms and granularity: the same vocabulary concept, the same CheXpert
+observation, or a parent and child of CheXpert's hierarchy ("left basilar opacity" and "left
+lower lobe consolidation"), when their sides agree. Deterministic; no API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chestx_reasoner.reports.labeler import ReportLabeler
+from chestx_reasoner.reports.location import find_location
+from chestx_reasoner.reports.records import Finding
+from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
+
+LETTERS = "ABCDEFGH"
+
+# CheXpert's label hierarchy: a parent finding covers its children at a coarser granularity.
+PARENT = {"Consolidation": "Lung Opacity", "Pneumonia": "Lung Opacity", "Edema": "Lung Opacity",
+          "Atelectasis": "Lung Opacity", "Lung Lesion": "Lung Opacity",
+          "Cardiomegaly": "Enlarged Cardiomediastinum"}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFinding:
+    finding: str  # vocabulary concept name ("pleural effusion", "nodule", "heart size"→finding)
+    observation: str | None
+    status: str  # present | absent | uncertain
+    side: str | None
+    sentence: str  # where it was read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"finding": self.finding, "status": self.status, "location": self.side}
+
+
+def _side_ok(a: KeyFinding, b: KeyFinding) -> bool:
+    return a.side is None or b.side is None or a.side == b.side or "bilateral" in (a.side,
+                                                                                    b.side)
+
+
+def related(a: KeyFinding, b: KeyFinding) -> bool:
+    """Same finding at any granularity, on compatible sides."""
+    if a.finding == b.finding:
+        return True
+    if a.observation is None or b.observation is None:
+        return False
+    same = a.observation == b.observation
+    family = PARENT.get(a.observation) == b.observation or PARENT.get(b.observation) == \
+        a.observation or (PARENT.get(a.observation) is not None
+                          and PARENT.get(a.observation) == PARENT.get(b.observation)
+                          and a.status == b.status == "absent")
+    return (same or family) and _side_ok(a, b)
+
+
+def agrees(said: str, truth: str) -> bool:
+    """Statuses agree; an uncertain call is not wrong about a present finding, nor vice versa."""
+    return said == truth or {said, truth} == {"present", "uncertain"}
+
+
+def _settle(mentions: list[KeyFinding]) -> KeyFinding:
+    certain = [m for m in mentions if m.status != "uncertain"] or mentions
+    counts: dict[str, int] = {}
+    for m in certain:
+        counts[m.status] = counts.get(m.status, 0) + 1
+    best = max(counts.values())
+    return next(m for m in reversed(certain) if counts[m.status] == best)
+
+
+@dataclass(slots=True)
+class Judgment:
+    completeness: float | None
+    factuality: float | None
+    effectiveness: float | None
+    pred_key_findings: list[dict] = field(default_factory=list)
+    ref_key_findings: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def radrscore(self) -> float | None:
+        parts = [v for v in (self.completeness, self.factuality, self.effectiveness)
+                 if v is not None]
+        return sum(parts) / len(parts) if parts else None
+
+
+class RulesJudge:
+    """Judges reasoning offline; build once, reuse (reports are cached by their text)."""
+
+    def __init__(self, labeler: ReportLabeler | None = None) -> None:
+        self.labeler = labeler or ReportLabeler(scope="report")
+        self._concepts = concepts_by_name()
+        self._report_cache: dict[str, list[KeyFinding]] = {}
+
+    # -- reading --------------------------------------------------------------------------
+    def _key(self, f: Finding) -> KeyFinding | None:
+        concept = self._concepts.get(f.concept or f.name)
+        if concept is not None and concept.kind == "anatomy" and not f.cues:
+            return None  # "the cardiac silhouette" alone asserts nothing
+        if concept is not None and concept.observation == "No Finding":
+            return None
+        side = f.location.side if f.location else None
+        return KeyFinding(f.name, f.observation, f.status, side, f.evidence.sentence)
+
+    def read(self, texts: Sequence[str]) -> list[list[KeyFinding]]:
+        """Key findings of each text: one per finding, with the status the text settles on.
+
+        Reasoning weighs options before deciding ("X would show…; no X is seen"), so a finding
+        mentioned several ways takes its most frequent certain status, ties going to the later
+        mention (conclusions come last); uncertain only when nothing certain is said."""
+        out = []
+        for labeled in self.labeler.label_many([t if t.strip() else "." for t in texts]):
+            mentions: dict[str, list[KeyFinding]] = {}
+            if not isinstance(labeled, Exception):
+                for f in labeled.findings:
+                    key = self._key(f)
+                    if key is not None:
+                        mentions.setdefault(key.finding, []).append(key)
+            out.append([_settle(found) for found in mentions.values()])
+        return out
+
+    def _report_findings(self, reports: Sequence[str]) -> list[list[KeyFinding]]:
+        keys = [hashlib.sha1(r.encode()).hexdigest() for r in reports]
+        missing = [(k, r) for k, r in dict(zip(keys, reports, strict=True)).items()
+                   if k not in self._report_cache]
+        for (key, _), found in zip(missing, self.read([r for _, r in missing]), strict=True):
+            self._report_cache[key] = found
+        return [self._report_cache[k] for k in keys]
+
+    def option_findings(self, item: dict[str, Any]) -> list[KeyFinding]:
+        """Key findings an option question fixes: the answer's findings present, the other
+        options' findings absent (what a reference chain for it must establish)."""
+        options = item.get("options") or []
+        answer = item.get("answer") or ""
+        if options and answer in LETTERS[: len(options)]:
+            right = options[LETTERS.index(answer)]
+            parts = [(p, o == right) for o in options for p in o.split(",")]
+        elif not options and answer:
+            parts = [(p, True) for p in answer.split(",")]
+        else:
+            return []
+        found: dict[str, KeyFinding] = {}
+        present = set()
+        for text, is_right in parts:
+            for concept in lookup_concepts(text)[:1]:
+                if concept.kind == "anatomy" or concept.observation == "No Finding":
+                    continue
+                where = find_location(text)
+                if is_right:
+                    present.add(concept.name)
+                found[concept.name] = KeyFinding(
+                    concept.finding_name, concept.observation,
+                    "present" if concept.name in present else "absent",
+                    where.side if where else None, text.strip())
+        return list(found.values())
+
+    # -- judging --------------------------------------------------------------------------
+    def judge_many(self, items: Sequence[dict[str, Any]], steps: Sequence[list[str]],
+                   correct: Sequence[bool | None] | None = None) -> list[Judgment]:
+        """Judge each item's predicted `steps` against its reference chain and report.
+
+        `correct` (the parsed answer is right, per item): the concluding step is supported by
+        the reference chain exactly when it reaches the reference's answer."""
+        refs = self.read(["\n\n".join(item.get("reasoning") or []) for item in items])
+        for item, ref in zip(items, refs, strict=True):
+            known = {(r.finding, r.status) for r in ref}
+            ref.extend(f for f in self.option_findings(item) if (f.finding, f.status) not in known
+                       and not any(r.finding == f.finding for r in ref))
+        reports = self._report_findings([item.get("report") or "" for item in items])
+        per_step = self.read([s for item_steps in steps for s in item_steps])
+        out, at = [], 0
+        for item, ref, report, item_steps in zip(items, refs, reports, steps, strict=True):
+            step_findings = per_step[at: at + len(item_steps)]
+            at += len(item_steps)
+            has_reference = bool(item.get("reasoning"))
+            judgment = self._judge(item_steps, step_findings, ref, report, has_reference)
+            right = correct[len(out)] if correct is not None else None
+            if right is not None and judgment.steps and has_reference:
+                judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
+                judgment.steps[-1]["evidence"] = f"the reference answer is {item.get('answer')}"
+                judgment.effectiveness = sum(v["verdict"] == "supported"
+                                             for v in judgment.steps) / len(judgment.steps)
+            out.append(judgment)
+        return out
+
+    def _judge(self, steps: list[str], step_findings: list[list[KeyFinding]],
+               ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
+               ) -> Judgment:
+        pred: dict[tuple[str, str], KeyFinding] = {}
+        for found in step_findings:
+            for f in found:
+                pred.setdefault((f.finding, f.status), f)
+        predicted = list(pred.values())
+        completeness = None
+        if has_reference:
+            recalled = sum(any(related(r, p) and agrees(p.status, r.status) for p in predicted)
+                           for r in ref)
+            completeness = recalled / len(ref) if ref else (1.0 if not predicted else 0.0)
+        factual = sum(self._supported_by_report(p, report)[0] for p in predicted)
+        factuality = factual / len(predicted) if predicted else 0.0
+        verdicts = [self._step_verdict(text, found, ref, report, has_reference)
+                    for text, found in zip(steps, step_findings, strict=True)]
+        effectiveness = None
+        if has_reference:
+            effectiveness = (sum(v["verdict"] == "supported" for v in verdicts) / len(verdicts)
+                             if verdicts else 0.0)
+        return Judgment(completeness, factuality, effectiveness,
+                        [p.to_dict() for p in predicted], [r.to_dict() for r in ref], verdicts)
+
+    @staticmethod
+    def _supported_by_report(p: KeyFinding, report: list[KeyFinding]) -> tuple[bool, str | None]:
+        same = [r for r in report if r.finding == p.finding] or [r for r in report
+                                                                   if related(r, p)]
+        if not same:  # unmentioned: normal
+            return p.status == "absent", None
+        hit = next((r for r in same if agrees(p.status, r.status)), None)
+        return (hit is not None, (hit or same[0]).sentence)
+
+    def _step_verdict(self, text: str, found: list[KeyFinding], ref: list[KeyFinding],
+                      report: list[KeyFinding], has_reference: bool) -> dict[str, Any]:
+        verdict, evidence = "unsupported", None
+        for f in found:
+            matches = [r for r in ref if related(r, f)] if has_reference else []
+            if matches:
+                hit = next((r for r in matches if agrees(f.status, r.status)), None)
+                if hit is None:
+                    return {"text": text, "verdict": "contradicted",
+                            "evidence": matches[0].sentence}
+                verdict, evidence = "supported", hit.sentence
+                continue
+            ok, sentence = self._supported_by_report(f, report)
+            if not ok and sentence is not None:
+                return {"text": text, "verdict": "contradicted", "evidence": sentence}
+        return {"text": text, "verdict": verdict, "evidence": evidence}

@@ -1,0 +1,134 @@
+"""`chestx score`: parse, judge and aggregate predictions; the one entry point of evaluation.
+
+    DIR/items.jsonl    one line per prediction (DESIGN.md keys + the judge's evidence)
+    DIR/summary.json   per model, per task and overall, with bootstrap 95 % CIs
+    DIR/report.html    the self-contained report
+
+Items are appended as they are scored and a rerun resumes (key: model + id). A malformed input
+line is reported with its line number and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chestx_reasoner.jsonl import ResumableWriter, write_atomic
+
+log = logging.getLogger(__name__)
+REQUIRED = ("id", "task", "answer")
+BATCH = 64
+
+
+@dataclass(slots=True)
+class ScoreRun:
+    scored: int = 0
+    already_done: int = 0
+    malformed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.scored / self.seconds if self.seconds else 0.0
+
+
+def read_predictions(path: Path, malformed: list[str]) -> Iterator[dict[str, Any]]:
+    """Prediction records; a bad line is logged as `file:line: why`, counted and skipped."""
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                malformed.append(f"{path}:{number}: invalid JSON ({error.msg})")
+                continue
+            if not isinstance(record, dict):
+                malformed.append(f"{path}:{number}: not a JSON object")
+                continue
+            missing = [k for k in REQUIRED if k not in record]
+            if missing:
+                malformed.append(f"{path}:{number}: missing field {missing[0]!r}")
+                continue
+            if record.get("options") is not None and not isinstance(record["options"], list):
+                malformed.append(f"{path}:{number}: field 'options' must be a list")
+                continue
+            record.setdefault("model", "default")
+            record["model"] = str(record["model"] or "default")
+            yield record
+
+
+def _key(record: dict[str, Any]) -> str:
+    return f"{record['model']}\t{record['id']}"
+
+
+def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any]]:
+    """Score one batch: answer, outcome, judge; returns the items.jsonl records."""
+    from chestx_reasoner.scoring.outcome import answer_score
+    from chestx_reasoner.scoring.parse import extract_reasoning, parse_answer, split_steps
+
+    parsed = [parse_answer(r.get("prediction"), r.get("options") or [], r["task"])
+              for r in records]
+    scores = [answer_score(r, p) for r, p in zip(records, parsed, strict=True)]
+    steps = [split_steps(extract_reasoning(r.get("prediction") or "")) for r in records]
+    correct = [s == 1.0 for s in scores]
+    judgments = judge.judge_many(records, steps, correct)
+    out = []
+    for record, answer, score, judgment in zip(records, parsed, scores, judgments, strict=True):
+        has_reference = bool(record.get("reasoning"))
+        out.append({
+            "key": _key(record), "id": record["id"], "model": record["model"],
+            "task": record["task"], "source": record.get("source"),
+            "parsed_answer": answer, "correct": score == 1.0, "answer_score": score,
+            "completeness": judgment.completeness if has_reference else None,
+            "factuality": judgment.factuality if has_reference else None,
+            "effectiveness": judgment.effectiveness if has_reference else None,
+            "radrscore": judgment.radrscore if has_reference else None,
+            "pred_key_findings": judgment.pred_key_findings,
+            "ref_key_findings": judgment.ref_key_findings,
+            "steps": judgment.steps, "reference_steps": record.get("reasoning") or [],
+            "question": record.get("question"), "options": record.get("options") or [],
+            "answer": record["answer"], "prediction": record.get("prediction"),
+            "report": record.get("report") or "",
+        })
+    return out
+
+
+def score_file(predictions: Path, out_dir: Path, judge: Any,
+               progress: Callable[[int], None] | None = None,
+               on_start: Callable[[int, int], None] | None = None,
+               html: bool = True) -> tuple[ScoreRun, dict[str, Any]]:
+    """Score every prediction not yet in OUT/items.jsonl, then write summary and report."""
+    from chestx_reasoner.scoring.stats import summarize
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = ScoreRun()
+    start = time.perf_counter()
+    records = list(read_predictions(predictions, run.malformed))
+    with ResumableWriter(out_dir / "items.jsonl", id_key="key") as writer:
+        todo = [r for r in records if _key(r) not in writer]
+        run.already_done = len(records) - len(todo)
+        if on_start:
+            on_start(len(todo), run.already_done)
+        for i in range(0, len(todo), BATCH):
+            for item in score_items(todo[i: i + BATCH], judge):
+                writer.write(item)
+                run.scored += 1
+                if progress:
+                    progress(1)
+    run.seconds = time.perf_counter() - start
+    with open(out_dir / "items.jsonl", encoding="utf-8") as handle:
+        items = [json.loads(line) for line in handle if line.strip()]
+    summary = summarize(items)
+    summary["malformed"] = len(run.malformed)
+    write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if html:
+        from chestx_reasoner.scoring.html_report import write_report
+
+        write_report(out_dir, summary, items)
+    return run, summary
