@@ -74,7 +74,9 @@ def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any
 
     parsed = [parse_answer(r.get("prediction"), r.get("options") or [], r["task"])
               for r in records]
-    scores = [answer_score(r, p) for r, p in zip(records, parsed, strict=True)]
+    # RaTEScore would download its model on first use: off unless a user wires it in.
+    scores = [answer_score(r, p, use_ratescore=False) for r, p in zip(records, parsed,
+                                                                    strict=True)]
     steps = [split_steps(extract_reasoning(r.get("prediction") or "")) for r in records]
     correct = [s == 1.0 for s in scores]
     judgments = judge.judge_many(records, steps, correct)
