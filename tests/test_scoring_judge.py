@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from llm_server import FakeChatServer
 from typer.testing import CliRunner
 
 from chestx_reasoner.cli import app
 from chestx_reasoner.llm.client import LLMSettings
 from chestx_reasoner.scoring.judge_llm import LLMJudge
 from chestx_reasoner.scoring.judge_rules import KeyFinding, RulesJudge, related
+from llm_server import FakeChatServer
 
 runner = CliRunner()
 REPORT = ("FINDINGS: Left lower lobe consolidation. No pleural effusion. Heart size is normal.\n"
