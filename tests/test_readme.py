@@ -1,5 +1,6 @@
 """The README's examples run as written, so the README cannot rot."""
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -77,3 +78,19 @@ def test_build_and_stats_commands_in_readme_run_on_the_readme_cohort(tmp_path, m
     assert (tmp_path / "bench" / "test.parquet").exists()
     mined = (tmp_path / "bench" / "mined.jsonl").read_text().splitlines()
     assert len(mined) == len((tmp_path / "bench" / "train.jsonl").read_text().splitlines())
+
+
+def test_score_command_in_readme_runs_on_the_example_predictions(tmp_path, monkeypatch):
+    line = next(line for block in blocks("bash") for line in block.splitlines()
+                if "chestx score" in line)
+    args = shlex.split(line)[1:]
+    monkeypatch.chdir(ROOT)
+    args[args.index("--out") + 1] = str(tmp_path / "scored")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for name in ("items.jsonl", "summary.json", "report.html"):
+        assert (tmp_path / "scored" / name).exists()
+    summary = json.loads((tmp_path / "scored" / "summary.json").read_text())
+    models = summary["models"]
+    assert models["careful-model"]["overall"]["radrscore"] > models["hasty-model"]["overall"][
+        "radrscore"]

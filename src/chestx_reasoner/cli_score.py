@@ -36,9 +36,10 @@ def score_command(
     """Score predictions: parsed answer, accuracy and RadRScore (Rc, Rf, Re) per item, with
     per-model, per-task summaries and bootstrap 95 % CIs (items.jsonl, summary.json,
     report.html)."""
+    from chestx_reasoner.cli_data import _table_width
     from chestx_reasoner.scoring.score import score_file
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
     if not predictions.is_file():
         _fail(f"{predictions}: no such file")
     if judge is Judge.llm:
