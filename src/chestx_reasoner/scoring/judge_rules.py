@@ -22,6 +22,7 @@ from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Finding
 from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
+from chestx_reasoner.scoring.phrases import mention_status
 
 LETTERS = "ABCDEFGH"
 
@@ -162,6 +163,23 @@ class RulesJudge:
                     where.side if where else None, text.strip())
         return list(found.values())
 
+    @staticmethod
+    def option_phrases(item: dict[str, Any]) -> list[tuple[str, str]]:
+        """(finding phrase, status) pairs an option question fixes, in the options' own words:
+        the answer's findings present, the other options' findings absent."""
+        options = item.get("options") or []
+        answer = item.get("answer") or ""
+        if options and answer in LETTERS[: len(options)]:
+            right = {p.strip().lower() for p in options[LETTERS.index(answer)].split(",")}
+            phrases = [p.strip().lower() for o in options for p in o.split(",")]
+        elif not options and answer:
+            right = {p.strip().lower() for p in answer.split(",")}
+            phrases = list(right)
+        else:
+            return []
+        out = dict.fromkeys(p for p in phrases if p and p not in ("normal", "no finding"))
+        return [(p, "present" if p in right else "absent") for p in out]
+
     # -- judging --------------------------------------------------------------------------
     def judge_many(self, items: Sequence[dict[str, Any]], steps: Sequence[list[str]],
                    correct: Sequence[bool | None] | None = None) -> list[Judgment]:
@@ -181,7 +199,8 @@ class RulesJudge:
             step_findings = per_step[at: at + len(item_steps)]
             at += len(item_steps)
             has_reference = bool(item.get("reasoning"))
-            judgment = self._judge(item_steps, step_findings, ref, report, has_reference)
+            judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
+                                   self.option_phrases(item))
             right = correct[len(out)] if correct is not None else None
             if right is not None and judgment.steps and has_reference:
                 judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
@@ -193,7 +212,10 @@ class RulesJudge:
 
     def _judge(self, steps: list[str], step_findings: list[list[KeyFinding]],
                ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
-               ) -> Judgment:
+               phrases: list[tuple[str, str]] | None = None) -> Judgment:
+        if phrases:
+            return self._judge_phrases(steps, step_findings, ref, report, has_reference,
+                                       phrases)
         pred: dict[tuple[str, str], KeyFinding] = {}
         for found in step_findings:
             for f in found:
@@ -214,6 +236,50 @@ class RulesJudge:
                              if verdicts else 0.0)
         return Judgment(completeness, factuality, effectiveness,
                         [p.to_dict() for p in predicted], [r.to_dict() for r in ref], verdicts)
+
+    def _judge_phrases(self, steps: list[str], step_findings: list[list[KeyFinding]],
+                       ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
+                       phrases: list[tuple[str, str]]) -> Judgment:
+        """Option questions: the options' findings, in their own words, are the key findings
+        (what a reference chain for the item establishes); vocabulary findings the options
+        do not name are judged against the report as usual."""
+        text = "\n".join(steps)
+        said = {p: mention_status(p, text) for p, _ in phrases}
+        completeness = None
+        if has_reference:
+            completeness = sum(said[p] is not None and agrees(said[p], truth)
+                               for p, truth in phrases) / len(phrases)
+        named = {c.name for p, _ in phrases for c in lookup_concepts(p)[:1]}
+        extra = {}
+        for found in step_findings:
+            for f in found:
+                if f.finding not in named:
+                    extra.setdefault(f.finding, f)
+        verdicts_ok = [agrees(said[p], truth) for p, truth in phrases if said[p] is not None]
+        verdicts_ok += [self._supported_by_report(f, report)[0] for f in extra.values()]
+        factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
+        step_verdicts = []
+        for step, found in zip(steps, step_findings, strict=True):
+            stated = [(p, truth, mention_status(p, step)) for p, truth in phrases]
+            stated = [(p, truth, st) for p, truth, st in stated if st is not None]
+            wrong = [p for p, truth, st in stated if not agrees(st, truth)]
+            if wrong:
+                step_verdicts.append({"text": step, "verdict": "contradicted",
+                                      "evidence": f"{wrong[0]}: {dict(phrases)[wrong[0]]}"})
+            elif stated:
+                step_verdicts.append({"text": step, "verdict": "supported",
+                                      "evidence": f"{stated[0][0]}: {stated[0][1]}"})
+            else:
+                step_verdicts.append(self._step_verdict(step, found, ref, report,
+                                                        has_reference))
+        effectiveness = None
+        if has_reference:
+            effectiveness = (sum(v["verdict"] == "supported" for v in step_verdicts)
+                             / len(step_verdicts) if step_verdicts else 0.0)
+        pred = [{"finding": p, "status": st, "location": None} for p, st in said.items() if st]
+        pred += [f.to_dict() for f in extra.values()]
+        ref_out = [{"finding": p, "status": truth, "location": None} for p, truth in phrases]
+        return Judgment(completeness, factuality, effectiveness, pred, ref_out, step_verdicts)
 
     @staticmethod
     def _supported_by_report(p: KeyFinding, report: list[KeyFinding]) -> tuple[bool, str | None]:

@@ -1,0 +1,77 @@
+"""Free-text findings: find an option's finding phrase in reasoning and read its status there.
+
+Benchmark options name findings in the source's own words ("bilateral nipple shadow",
+"calcinosis in lymph nodes of lung hilum"), many outside the labeler's vocabulary. A phrase is
+mentioned by a sentence that holds most of its content words (plurals folded); its status comes
+from negation and hedge cues earlier in that sentence. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_STOP = frozenset((
+    "a", "an", "the", "of", "in", "at", "on", "to", "for", "with", "and", "or", "is", "are",
+    "be", "was", "were", "this", "that", "there", "these", "those", "its", "it", "as", "by",
+    "from", "into", "over", "lung", "lungs", "both", "bilateral", "left", "right", "mild",
+    "moderate", "severe", "small", "large", "minimal", "slight", "subtle", "upper", "lower",
+    "middle", "mid", "base", "bases", "basal", "basilar", "apex", "apical", "zone", "zones",
+    "lobe", "lobes", "side", "sided", "area", "areas", "region", "chest", "thorax", "multiple",
+    "scattered", "few", "several",
+))
+_NEGATION = re.compile(
+    r"\b(no|not|without|absence|absent|negative|free of|ruled out|rule out|excluded|exclude|"
+    r"unremarkable|normal|clear of|neither|nor|none)\b")
+_HEDGE = re.compile(r"\b(may|might|could|possible|possibly|probable|likely|suggest|suggests|"
+                    r"suggestive|cannot|can't|questionable|suspicious|concern|consider)\b")
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_WORD = re.compile(r"[a-z]+")
+
+
+def _fold(word: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+@lru_cache(maxsize=4096)
+def content_words(phrase: str) -> frozenset[str]:
+    """The words that identify a finding phrase.
+
+    >>> sorted(content_words("Mild bilateral nipple shadows"))
+    ['nipple', 'shadow']
+    """
+    return frozenset(_fold(w) for w in _WORD.findall(phrase.lower()) if w not in _STOP
+                     and len(w) > 2)
+
+
+def mention_status(phrase: str, text: str) -> str | None:
+    """present / absent / uncertain as `text` states the phrase's finding, None if not named.
+
+    The last sentence naming it wins (reasoning concludes after weighing).
+
+    >>> mention_status("nipple shadow", "Nipple shadows overlie both bases.")
+    'present'
+    >>> mention_status("pleural thickening", "There is no pleural thickening.")
+    'absent'
+    """
+    words = content_words(phrase)
+    if not words:
+        return None
+    need = max(1, round(len(words) * 0.6))
+    status = None
+    for sentence in _SENTENCE.split(text.lower()):
+        tokens = [_fold(w) for w in _WORD.findall(sentence)]
+        hits = [i for i, t in enumerate(tokens) if t in words]
+        if len({tokens[i] for i in hits}) < need:
+            continue
+        before = " ".join(tokens[: hits[0]])
+        if _NEGATION.search(before):
+            status = "absent"
+        elif _HEDGE.search(sentence):
+            status = "uncertain"
+        else:
+            status = "present"
+    return status
