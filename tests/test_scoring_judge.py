@@ -134,3 +134,28 @@ def test_cli_score_llm_needs_url_and_model(predictions: Path, tmp_path: Path) ->
     result = runner.invoke(app, ["score", "--predictions", str(predictions), "--out",
                                  str(tmp_path / "o"), "--judge", "llm"])
     assert result.exit_code == 2 and "--llm-url and --llm-model" in result.stderr
+
+
+def test_option_findings_outside_the_vocabulary_are_judged_in_their_own_words() -> None:
+    from chestx_reasoner.scoring.phrases import mention_status
+    from chestx_reasoner.scoring.score import score_items
+
+    assert mention_status("bilateral nipple shadow", "Nipple shadows overlie both bases.") == \
+        "present"
+    assert mention_status("calcinosis of hilar lymph nodes", "No calcinosis is seen in the "
+                          "hilar lymph nodes.") == "absent"
+    assert mention_status("nipple shadow", "The lungs are clear.") is None
+    item = {"id": "o1", "task": "single", "question": "Which finding is in this chest X-ray?",
+            "options": ["bilateral nipple shadow", "calcinosis of hilar lymph nodes"],
+            "answer": "A", "report": "IMPRESSION: Nipple shadows. No acute disease.",
+            "reasoning": ["Nipple shadows overlie both bases.", "So the answer is A."],
+            "model": "m"}
+    right = "1. Nipple shadows project over both bases.\n2. No calcinosis of the hilar lymph " \
+            "nodes is seen.\n3. The answer is A."
+    wrong = "1. There is no nipple shadow.\n2. Calcinosis of the hilar lymph nodes is seen.\n" \
+            "3. The answer is B."
+    good, bad = score_items([{**item, "prediction": right}, {**item, "prediction": wrong}],
+                            RulesJudge())
+    assert good["completeness"] == 1.0 and bad["completeness"] == 0.0
+    assert good["steps"][0]["verdict"] == "supported"
+    assert bad["steps"][0]["verdict"] == "contradicted"

@@ -47,6 +47,13 @@ def content_words(phrase: str) -> frozenset[str]:
                      and len(w) > 2)
 
 
+@lru_cache(maxsize=256)
+def _sentences(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Sentences of a text with their folded words (cached: every phrase reads each text)."""
+    return tuple((sentence, tuple(_fold(w) for w in _WORD.findall(sentence)))
+                 for sentence in _SENTENCE.split(text.lower()))
+
+
 def mention_status(phrase: str, text: str) -> str | None:
     """present / absent / uncertain as `text` states the phrase's finding, None if not named.
 
@@ -62,8 +69,7 @@ def mention_status(phrase: str, text: str) -> str | None:
         return None
     need = max(1, round(len(words) * 0.6))
     status = None
-    for sentence in _SENTENCE.split(text.lower()):
-        tokens = [_fold(w) for w in _WORD.findall(sentence)]
+    for sentence, tokens in _sentences(text):
         hits = [i for i, t in enumerate(tokens) if t in words]
         if len({tokens[i] for i in hits}) < need:
             continue
