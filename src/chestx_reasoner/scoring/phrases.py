@@ -25,6 +25,16 @@ _NEGATION = re.compile(
     r"unremarkable|normal|clear of|neither|nor|none)\b")
 _HEDGE = re.compile(r"\b(may|might|could|possible|possibly|probable|likely|suggest|suggests|"
                     r"suggestive|cannot|can't|questionable|suspicious|concern|consider)\b")
+# Sentences that describe what a finding would look like, or weigh an option, state nothing.
+_HYPOTHETICAL = re.compile(
+    r"\b(option|options|would|if|look for|looking for|characteri[sz]ed|typically|usually|"
+    r"check|checking|evaluate|evaluating|assess|assessing|consider|considering|whether|"
+    r"appear as|appears as|defined as|refers to|indicative of)\b")
+# Negation after the finding: "X is not seen", "X: absent", "X is unlikely".
+_NEGATED_AFTER = re.compile(
+    r"\b(not|no longer|never)\s+(be\s+)?(seen|present|visible|evident|identified|apparent|"
+    r"noted|observed|demonstrated|detected|appreciated|shown|found|confirmed|supported)\b|"
+    r"\b(absent|unlikely|ruled out|excluded|not present)\b|^\W*(no|none|negative)\b")
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[a-z]+")
 
@@ -74,8 +84,11 @@ def mention_status(phrase: str, text: str) -> str | None:
         if len({tokens[i] for i in hits}) < need:
             continue
         before = " ".join(tokens[: hits[0]])
-        if _NEGATION.search(before):
+        after = " ".join(tokens[hits[-1] + 1:])
+        if _NEGATION.search(before) or _NEGATED_AFTER.search(after):
             status = "absent"
+        elif _HYPOTHETICAL.search(sentence):
+            continue
         elif _HEDGE.search(sentence):
             status = "uncertain"
         else:
