@@ -150,6 +150,18 @@ def label_command(
     console.print(f"labeled {labeled}, skipped {skipped} already in {out}, errors {errors}")
 
 
+class Engine(StrEnum):
+    """Who does the work of a stage: our offline rules, or an OpenAI-compatible LLM."""
+
+    rules = "rules"
+    llm = "llm"
+
+
+def _require_llm(flag: str, url: str | None, model: str | None) -> None:
+    if not (url and model):
+        _fail(f"{flag} llm needs --llm-url and --llm-model")
+
+
 def _fail(message: str) -> NoReturn:
     """Report bad input on one line, without a traceback, and exit 2."""
     typer.echo(f"error: {message}", err=True)

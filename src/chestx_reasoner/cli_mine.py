@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, _fail, _progress, app
+from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _progress, _require_llm, app
 from chestx_reasoner.jsonl import RecordError
-
-
-class Backend(StrEnum):
-    rules = "rules"
-    llm = "llm"
 
 
 @app.command("mine")
 def mine_command(
     bench: Annotated[Path, typer.Option("--bench", help="Benchmark items (train.jsonl).")],
     out: Annotated[Path, typer.Option("--out", help="Output JSONL; a rerun resumes it.")],
-    backend: Annotated[Backend, typer.Option(help="rules (offline) or llm.")] = Backend.rules,
+    backend: Annotated[Engine, typer.Option(help="rules (offline) or llm.")] = Engine.rules,
     seed: Annotated[int, typer.Option(help="Seed of the wording choices.")] = 0,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
     llm_url: Annotated[str | None, typer.Option(
@@ -52,9 +46,8 @@ def mine_command(
         _fail("--out must be a different file from --bench")
     try:
         check_items(bench, limit)
-        if backend is Backend.llm:
-            if not (llm_url and llm_model):
-                _fail("--backend llm needs --llm-url and --llm-model")
+        if backend is Engine.llm:
+            _require_llm("--backend", llm_url, llm_model)
             from chestx_reasoner.llm.client import LLMSettings
             from chestx_reasoner.mining.llm_miner import LLMBackend
 
@@ -88,6 +81,6 @@ def mine_command(
     usage = getattr(miner, "usage_summary", None)
     if usage:
         console.print(usage())
-    if backend is Backend.llm:
+    if backend is Engine.llm:
         found = "read from" if os.environ.get(llm_key_env) else "not set:"
         console.print(f"API key {found} ${llm_key_env}")

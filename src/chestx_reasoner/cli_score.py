@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, _fail, _progress, app
+from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _progress, _require_llm, app
 
-log = logging.getLogger(__name__)
-
-
-class Judge(StrEnum):
-    rules = "rules"
-    llm = "llm"
 
 
 @app.command("score")
 def score_command(
     predictions: Annotated[Path, typer.Option("--predictions", help="Prediction JSONL.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder; a rerun resumes it.")],
-    judge: Annotated[Judge, typer.Option(help="rules (offline) or llm.")] = Judge.rules,
+    judge: Annotated[Engine, typer.Option(help="rules (offline) or llm.")] = Engine.rules,
     llm_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server (llm).")
                        ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Judge model name (llm).")] = None,
@@ -42,9 +34,8 @@ def score_command(
     console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
     if not predictions.is_file():
         _fail(f"{predictions}: no such file")
-    if judge is Judge.llm:
-        if not (llm_url and llm_model):
-            _fail("--judge llm needs --llm-url and --llm-model")
+    if judge is Engine.llm:
+        _require_llm("--judge", llm_url, llm_model)
         from chestx_reasoner.llm.client import LLMSettings
         from chestx_reasoner.scoring.judge_llm import LLMJudge
 

@@ -95,6 +95,12 @@ class Usage:
     prompt_tokens: int = 0  # as reported by the server; cache hits add nothing
     completion_tokens: int = 0
 
+    def add(self, other: Usage) -> None:
+        """Fold another client's counters into these (one run, several clients)."""
+        for name in ("calls", "cached", "retries", "failures", "prompt_tokens",
+                     "completion_tokens"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def cost(self, settings: LLMSettings) -> float | None:
         """Spend in the price's currency, or None unless both prices are known."""
         if settings.price_in_per_mtok is None or settings.price_out_per_mtok is None:

@@ -119,10 +119,7 @@ class LLMBackend:
             try:
                 return list(await asyncio.gather(*(self._mine_one(client, i) for i in items)))
             finally:
-                for name in ("calls", "cached", "retries", "failures", "prompt_tokens",
-                             "completion_tokens"):
-                    setattr(self.usage, name, getattr(self.usage, name)
-                            + getattr(client.usage, name))
+                self.usage.add(client.usage)
 
     async def _mine_one(self, client: ChatClient, item: dict[str, Any]) -> dict[str, Any]:
         try:

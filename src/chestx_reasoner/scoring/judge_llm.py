@@ -92,10 +92,7 @@ class LLMJudge:
                     self._judge_one(client, item, item_steps)
                     for item, item_steps in zip(items, steps, strict=True))))
             finally:
-                for name in ("calls", "cached", "retries", "failures", "prompt_tokens",
-                             "completion_tokens"):
-                    setattr(self.usage, name, getattr(self.usage, name)
-                            + getattr(client.usage, name))
+                self.usage.add(client.usage)
 
     async def _judge_one(self, client: ChatClient, item: dict[str, Any],
                          steps: list[str]) -> Judgment:
