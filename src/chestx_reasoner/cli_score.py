@@ -11,7 +11,6 @@ from rich.console import Console
 from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _progress, _require_llm, app
 
 
-
 @app.command("score")
 def score_command(
     predictions: Annotated[Path, typer.Option("--predictions", help="Prediction JSONL.")],
