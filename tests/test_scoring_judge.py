@@ -91,6 +91,7 @@ def predictions(tmp_path: Path) -> Path:
     lines = [json.dumps(r) for r in records]
     lines.insert(3, "{not json")
     lines.insert(7, json.dumps({"id": "x", "task": "single"}))
+    lines.append(lines[0])  # the same model and id twice
     path = tmp_path / "predictions.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -102,7 +103,8 @@ def test_cli_score_writes_the_contract_and_resumes(predictions: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "predictions.jsonl:4: invalid JSON" in result.stderr
     assert "predictions.jsonl:8: missing field 'answer'" in result.stderr
-    assert "2 malformed lines" in result.stderr
+    assert "duplicate id 'i0' for model 'bad' (first on line 1)" in result.stderr
+    assert "3 malformed lines" in result.stderr
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert len(items) == 20
     for item in items:

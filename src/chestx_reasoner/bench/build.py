@@ -106,6 +106,8 @@ class _ImageExporter:
         if not image.path.exists():
             result = None
         elif not target.exists():
+            if target.is_symlink():  # left dangling by a moved source: point it anew
+                target.unlink()
             target.parent.mkdir(parents=True, exist_ok=True)
             if image.path.suffix.lower() == ".dcm":
                 from chestx_reasoner.data.dicom import dicom_to_png

@@ -39,6 +39,7 @@ class ScoreRun:
 
 def read_predictions(path: Path, malformed: list[str]) -> Iterator[dict[str, Any]]:
     """Prediction records; a bad line is logged as `file:line: why`, counted and skipped."""
+    seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -60,6 +61,12 @@ def read_predictions(path: Path, malformed: list[str]) -> Iterator[dict[str, Any
                 continue
             record.setdefault("model", "default")
             record["model"] = str(record["model"] or "default")
+            key = _key(record)
+            if key in seen:
+                malformed.append(f"{path}:{number}: duplicate id {record['id']!r} for model "
+                                 f"{record['model']!r} (first on line {seen[key]})")
+                continue
+            seen[key] = number
             yield record
 
 
