@@ -270,7 +270,12 @@ def _has_no_location(concept: Concept) -> bool:
 def _location_window(ent) -> str:
     """The mention plus a few words each side, not crossing punctuation or another mention."""
     doc, sent = ent.doc, ent.sent
-    other_ents = [e for e in doc.ents if e.sent == sent and e != ent]
+    # Only mentions inside this sentence's token range matter (comparing `e.sent` for every
+    # mention made this quadratic in the mentions of a document).
+    ents = doc.user_data.get("chestx_ents")
+    if ents is None:  # `doc.ents` builds new spans on every access: once per document
+        ents = doc.user_data["chestx_ents"] = tuple(doc.ents)
+    other_ents = [e for e in ents if sent.start <= e.start < sent.end and e != ent]
     left = ent.start
     while left > max(sent.start, ent.start - _LEFT_WINDOW):
         token = doc[left - 1]

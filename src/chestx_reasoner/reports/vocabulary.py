@@ -133,6 +133,12 @@ def lookup_concepts(term: str) -> list[Concept]:
     >>> [c.name for c in lookup_concepts("mild cardiomegaly")]
     ['cardiomegaly']
     """
+    return list(_lookup(term))
+
+
+@lru_cache(maxsize=65536)
+def _lookup(term: str) -> tuple[Concept, ...]:
+    """Cached: judges and miners look the same option texts up over and over."""
     found: list[Concept] = []
     text = f" {normalize_term(term)} "
     for attempt in (text, f" {' '.join(_MODIFIERS.sub(' ', text).split())} "):
@@ -142,7 +148,7 @@ def lookup_concepts(term: str) -> list[Concept]:
                 attempt = attempt.replace(f" {phrase} ", " # ")
         if found:
             break
-    return found
+    return tuple(found)
 
 
 def observation_of(term: str) -> str | None:

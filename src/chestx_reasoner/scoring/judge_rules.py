@@ -13,6 +13,7 @@ lower lobe consolidation"), when their sides agree. Deterministic; no API.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,6 +129,29 @@ class RulesJudge:
             out.append([_settle(found) for found in mentions.values()])
         return out
 
+    def read_steps(self, chains: Sequence[list[str]]) -> list[list[list[KeyFinding]]]:
+        """Key findings per step of each chain, labelling one document per chain (steps joined
+        by blank lines, which always start a sentence): far fewer documents than steps."""
+        texts, starts = [], []
+        for steps in chains:
+            offsets, at = [], 0
+            for step in steps:
+                offsets.append(at)
+                at += len(step) + 2
+            texts.append("\n\n".join(steps) or ".")
+            starts.append(offsets)
+        out = []
+        for labeled, offsets in zip(self.labeler.label_many(texts), starts, strict=True):
+            per_step: list[dict[str, list[KeyFinding]]] = [{} for _ in offsets]
+            if offsets and not isinstance(labeled, Exception):
+                for f in labeled.findings:
+                    key = self._key(f)
+                    if key is not None:
+                        index = bisect.bisect_right(offsets, f.evidence.start) - 1
+                        per_step[index].setdefault(key.finding, []).append(key)
+            out.append([[_settle(m) for m in found.values()] for found in per_step])
+        return out
+
     def _report_findings(self, reports: Sequence[str]) -> list[list[KeyFinding]]:
         keys = [hashlib.sha1(r.encode()).hexdigest() for r in reports]
         missing = [(k, r) for k, r in dict(zip(keys, reports, strict=True)).items()
@@ -193,11 +217,10 @@ class RulesJudge:
             ref.extend(f for f in self.option_findings(item) if (f.finding, f.status) not in known
                        and not any(r.finding == f.finding for r in ref))
         reports = self._report_findings([item.get("report") or "" for item in items])
-        per_step = self.read([s for item_steps in steps for s in item_steps])
-        out, at = [], 0
-        for item, ref, report, item_steps in zip(items, refs, reports, steps, strict=True):
-            step_findings = per_step[at: at + len(item_steps)]
-            at += len(item_steps)
+        per_chain = self.read_steps(steps)
+        out = []
+        for item, ref, report, item_steps, step_findings in zip(items, refs, reports, steps,
+                                                                per_chain, strict=True):
             has_reference = bool(item.get("reasoning"))
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
                                    self.option_phrases(item))
