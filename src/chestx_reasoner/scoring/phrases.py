@@ -85,6 +85,9 @@ def mention_status(phrase: str, text: str) -> str | None:
             continue
         before = " ".join(tokens[: hits[0]])
         after = " ".join(tokens[hits[-1] + 1:])
+        tail = sentence.rsplit(":", 1)[1] if ":" in sentence else None
+        if tail is not None and len(_WORD.findall(tail)) < 3 and not _NEGATION.search(tail):
+            continue  # a heading that restates the option ("B) Mild scoliosis:") says nothing
         if _NEGATION.search(before) or _NEGATED_AFTER.search(after):
             status = "absent"
         elif _HYPOTHETICAL.search(sentence):
