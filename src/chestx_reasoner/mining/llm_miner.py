@@ -18,7 +18,7 @@ from typing import Any
 from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
 from chestx_reasoner.mining.rules import Chain
-from chestx_reasoner.mining.run import _result, _why
+from chestx_reasoner.mining.run import failure_reason, result_record
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict
 
 SYSTEM = ("You are a board-certified radiologist who teaches chest X-ray interpretation. "
@@ -135,13 +135,13 @@ class LLMBackend:
                 if verdict.ok and not any(_FORBIDDEN.search(s) for s in steps):
                     key_findings = [{"finding": e["finding"], "status": e["status"],
                                      "location": e["location"]} for e in evidence["evidence"]]
-                    return _result(item, Chain(steps, key_findings),
+                    return result_record(item, Chain(steps, key_findings),
                                    "repaired" if attempt else state, None, self.name)
-                complaint = (_why(verdict) if not verdict.ok
+                complaint = (failure_reason(verdict) if not verdict.ok
                              else "a step mentions the report or the plan")
-            return _result(item, Chain([], []), "dropped", complaint, self.name)
+            return result_record(item, Chain([], []), "dropped", complaint, self.name)
         except LLMError as error:
-            return _result(item, Chain([], []), "dropped", f"LLM error: {error}", self.name)
+            return result_record(item, Chain([], []), "dropped", f"LLM error: {error}", self.name)
 
     def _check(self, item: dict[str, Any], steps: list[str]) -> Verdict:
         return self.verifier.verify(item, steps) if len(steps) >= 3 else Verdict(False)

@@ -16,7 +16,7 @@ from typing import Any
 
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
 from chestx_reasoner.mining.rules import Chain, mine_rules
-from chestx_reasoner.mining.verify import ChainVerifier, split_pair_report
+from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
 BATCH = 64
@@ -75,7 +75,7 @@ class RulesBackend:
             prior, current = labeled[2 * i], labeled[2 * i + 1]
             prior_status, status = statuses[2 * i], statuses[2 * i + 1]
             if isinstance(current, Exception):
-                out.append(_result(item, Chain([], []), "dropped", "unreadable report"))
+                out.append(result_record(item, Chain([], []), "dropped", "unreadable report"))
                 continue
             prior = None if isinstance(prior, Exception) or not pairs[i][0] else prior
             chain = mine_rules(item, current, prior, seed=self.seed)
@@ -85,20 +85,22 @@ class RulesBackend:
                 chain = mine_rules(item, current, prior, seed=self.seed + 1, trust_answer=True)
                 verdict = self.verifier.verify(item, chain.steps, status, prior_status)
                 state = "repaired" if verdict.ok else "dropped"
-            why = None if verdict.ok else _why(verdict)
-            out.append(_result(item, chain if verdict.ok else Chain([], []), state, why))
+            why = None if verdict.ok else failure_reason(verdict)
+            out.append(result_record(item, chain if verdict.ok else Chain([], []), state, why))
         return out
 
 
-def _why(verdict) -> str:  # type: ignore[no-untyped-def]
+def failure_reason(verdict: Verdict) -> str:
+    """Why a chain was not kept, in one line (for the output record and the retry prompt)."""
     if not verdict.answer_ok:
         return "conclusion does not match the answer"
     c = verdict.contradictions[0]
     return f"step {c['step'] + 1} says {c['finding']} {c['said']}, the report {c['report']}"
 
 
-def _result(item: dict[str, Any], chain: Chain, status: str, why: str | None,
-            backend: str = "rules") -> dict[str, Any]:
+def result_record(item: dict[str, Any], chain: Chain, status: str, why: str | None,
+                  backend: str = "rules") -> dict[str, Any]:
+    """The output line of one item: the item plus its chain, key findings and mining status."""
     record = dict(item)
     record["reasoning"] = chain.steps
     record["key_findings"] = chain.key_findings
@@ -124,7 +126,7 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
             results = {r["id"]: r for r in backend.mine_batch(with_report)} if with_report \
                 else {}
             for item in batch:
-                record = results.get(item["id"]) or _result(item, Chain([], []), "no report",
+                record = results.get(item["id"]) or result_record(item, Chain([], []), "no report",
                                                             None, backend.name)
                 writer.write(record)
                 summary.status[record["mining"]["status"]] += 1
