@@ -126,8 +126,8 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
             results = {r["id"]: r for r in backend.mine_batch(with_report)} if with_report \
                 else {}
             for item in batch:
-                record = results.get(item["id"]) or result_record(item, Chain([], []), "no report",
-                                                            None, backend.name)
+                record = results.get(item["id"]) or result_record(
+                    item, Chain([], []), "no report", None, backend.name)
                 writer.write(record)
                 summary.status[record["mining"]["status"]] += 1
                 summary.items += 1
