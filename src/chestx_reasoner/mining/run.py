@@ -16,7 +16,7 @@ from typing import Any
 
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
 from chestx_reasoner.mining.rules import Chain, mine_rules
-from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report
+from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report, status_of
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
 BATCH = 64
@@ -69,7 +69,7 @@ class RulesBackend:
         pairs = [split_pair_report(item["report"]) for item in items]
         texts = [text or "." for pair in pairs for text in pair]
         labeled = list(self.verifier.labeler.label_many(texts))
-        statuses = self.verifier.statuses(texts)
+        statuses = [status_of(one) for one in labeled]  # the same reading, not a second pass
         out = []
         for i, item in enumerate(items):
             prior, current = labeled[2 * i], labeled[2 * i + 1]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS
 from chestx_reasoner.reports.labeler import ReportLabeler
+from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
 
 _PRIOR_WORDS = re.compile(r"\b(prior|previous|earlier|before)\b", re.IGNORECASE)
@@ -30,6 +31,13 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.answer_ok and not self.contradictions
+
+
+def status_of(labeled: LabeledReport | Exception) -> dict[str, str]:
+    """CheXpert column -> present | uncertain | absent of one labelled text (an unreadable
+    one states nothing)."""
+    labels = {} if isinstance(labeled, Exception) else labeled.labels
+    return {c: STATUS_OF_LABEL[v] for c, v in labels.items()}
 
 
 def split_pair_report(report: str) -> tuple[str, str]:
@@ -72,11 +80,7 @@ class ChainVerifier:
 
     def statuses(self, texts: Sequence[str]) -> list[dict[str, str]]:
         """Per text: CheXpert column -> present | uncertain | absent (report scope)."""
-        out = []
-        for labeled in self.labeler.label_many(texts):
-            labels = {} if isinstance(labeled, Exception) else labeled.labels
-            out.append({c: STATUS_OF_LABEL[v] for c, v in labels.items()})
-        return out
+        return [status_of(labeled) for labeled in self.labeler.label_many(texts)]
 
     def assertions(self, steps: Sequence[str]) -> list[list[tuple[str, str]]]:
         """Per step: (column, present|absent) pairs the step asserts."""
