@@ -133,6 +133,8 @@ CASES = [
      "without acute abnormality.", [], "multi_open", "no finding"),
     ("<answer>azygos lobe; calcified granuloma</answer>", [], "multi_open",
      "azygos lobe, granuloma"),
+    ("In summary, the findings present are: atelectasis, cardiomegaly.", [], "multi_open",
+     "atelectasis, cardiomegaly"),
     ("", [], "multi_open", None),
 ]
 

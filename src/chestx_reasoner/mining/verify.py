@@ -13,13 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.records import LabeledReport
-from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
+from chestx_reasoner.reports.vocabulary import concepts_by_name
+from chestx_reasoner.scoring.outcome import answer_score
+from chestx_reasoner.scoring.parse import parse_answer
 
 _PRIOR_WORDS = re.compile(r"\b(prior|previous|earlier|before)\b", re.IGNORECASE)
-_ANSWER = re.compile(r"\banswer is\s*\(?([A-H])\)", re.IGNORECASE)
 STATUS_OF_LABEL = {1: "present", -1: "uncertain", 0: "absent", None: "absent"}
 
 
@@ -49,26 +49,16 @@ def split_pair_report(report: str) -> tuple[str, str]:
 
 
 def chain_answer(item: dict, steps: Sequence[str]) -> str | None:
-    """The answer the chain's last step gives: a letter, or the findings for multi_open."""
+    """The answer the chain's last step gives, read by the parser `chestx score` uses, so
+    mining and evaluation cannot disagree on what a chain concluded."""
     if not steps:
         return None
-    last = steps[-1]
-    if item.get("options"):
-        found = _ANSWER.findall(last)
-        return found[-1].upper() if found else None
-    tail = last.split(":", 1)[-1] if ":" in last else last
-    names = [c.observation for c in lookup_concepts(tail) if c.observation]
-    columns = [o for o in dict.fromkeys(names) if o in FINDING_NAMES]
-    return ", ".join(sorted(FINDING_NAMES[c] for c in columns)) if columns else None
+    return parse_answer(steps[-1], item.get("options") or [], item["task"])
 
 
 def answer_matches(item: dict, given: str | None) -> bool:
-    if given is None:
-        return False
-    if item.get("options"):
-        return given == item["answer"] and given in LETTERS[: len(item["options"])]
-    want = {n.strip() for n in item["answer"].split(",") if n.strip()}
-    return {n.strip() for n in given.split(",")} == want
+    """The chain's answer is the item's: the letter, or exactly its findings (multi_open)."""
+    return answer_score(item, given, use_ratescore=False) == 1.0
 
 
 class ChainVerifier:

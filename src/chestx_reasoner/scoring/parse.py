@@ -273,6 +273,9 @@ def _parse_open(text: str) -> str | None:
     return ", ".join(found) if found else None
 
 
+_LEAD_IN = re.compile(r"^[^:\n]*:\s*")
+
+
 def _prose_findings(text: str) -> list[str]:
     """Findings a free-text answer asserts: its final answer, conclusion, or last paragraph."""
     cues = list(_CUE.finditer(text))
@@ -281,7 +284,8 @@ def _prose_findings(text: str) -> list[str]:
     headers = list(_HEADER.finditer(text))
     region = text[headers[-1].end():] if headers else re.split(r"\n\s*\n", text.strip())[-1]
     if not headers and all(len(line.split()) <= 8 for line in text.split("\n")):
-        return parse_findings(text)  # a list, not prose
+        # A list, not prose; a lead-in ("In summary, the findings are: …") is not a finding.
+        return parse_findings("\n".join(_LEAD_IN.sub("", line) for line in text.split("\n")))
     names: set[str] = set()
     for part in _SCOPE.split(region):  # a negation reaches to the end of its sentence or clause
         part = normalize_term(part)
