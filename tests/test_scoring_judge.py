@@ -161,3 +161,18 @@ def test_option_findings_outside_the_vocabulary_are_judged_in_their_own_words() 
     assert good["completeness"] == 1.0 and bad["completeness"] == 0.0
     assert good["steps"][0]["verdict"] == "supported"
     assert bad["steps"][0]["verdict"] == "contradicted"
+
+
+def test_yes_no_and_other_fixed_options_are_not_findings() -> None:
+    from chestx_reasoner.scoring.score import score_items
+
+    binary = {"id": "b1", "task": "binary", "question": "Does this chest X-ray show pleural "
+              "effusion?", "options": ["Yes", "No"], "answer": "B", "model": "m",
+              "report": "IMPRESSION: No pleural effusion.",
+              "reasoning": ["The costophrenic angles are sharp: no pleural effusion.",
+                            "So the answer is B) No."],
+              "prediction": "<think>1. No pleural effusion is seen.</think><answer>B</answer>"}
+    assert RulesJudge.option_phrases(binary) == []
+    (item,) = score_items([binary], RulesJudge())
+    assert {f["finding"] for f in item["ref_key_findings"]} == {"pleural effusion"}
+    assert item["completeness"] == 1.0

@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Finding
 from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
 from chestx_reasoner.scoring.phrases import mention_status
 
-LETTERS = "ABCDEFGH"
+FINDING_TASKS = frozenset({"single", "multi", "multi_open"})
 
 # CheXpert's label hierarchy: a parent finding covers its children at a coarser granularity.
 PARENT = {"Consolidation": "Lung Opacity", "Pneumonia": "Lung Opacity", "Edema": "Lung Opacity",
@@ -161,36 +162,27 @@ class RulesJudge:
         return [self._report_cache[k] for k in keys]
 
     def option_findings(self, item: dict[str, Any]) -> list[KeyFinding]:
-        """Key findings an option question fixes: the answer's findings present, the other
-        options' findings absent (what a reference chain for it must establish)."""
-        options = item.get("options") or []
-        answer = item.get("answer") or ""
-        if options and answer in LETTERS[: len(options)]:
-            right = options[LETTERS.index(answer)]
-            parts = [(p, o == right) for o in options for p in o.split(",")]
-        elif not options and answer:
-            parts = [(p, True) for p in answer.split(",")]
-        else:
-            return []
+        """The option findings the vocabulary knows, as key findings (see `option_phrases`)."""
         found: dict[str, KeyFinding] = {}
-        present = set()
-        for text, is_right in parts:
-            for concept in lookup_concepts(text)[:1]:
+        for phrase, status in self.option_phrases(item):
+            for concept in lookup_concepts(phrase)[:1]:
                 if concept.kind == "anatomy" or concept.observation == "No Finding":
                     continue
-                where = find_location(text)
-                if is_right:
-                    present.add(concept.name)
-                found[concept.name] = KeyFinding(
-                    concept.finding_name, concept.observation,
-                    "present" if concept.name in present else "absent",
-                    where.side if where else None, text.strip())
+                if found.get(concept.name) and found[concept.name].status == "present":
+                    continue  # named by the answer and by a distractor: it is present
+                where = find_location(phrase)
+                found[concept.name] = KeyFinding(concept.finding_name, concept.observation,
+                                                 status, where.side if where else None, phrase)
         return list(found.values())
 
     @staticmethod
     def option_phrases(item: dict[str, Any]) -> list[tuple[str, str]]:
-        """(finding phrase, status) pairs an option question fixes, in the options' own words:
-        the answer's findings present, the other options' findings absent."""
+        """(finding phrase, status) pairs a findings question fixes, in the options' own words:
+        the answer's findings present, the other options' findings absent. Only `single`,
+        `multi` and `multi_open` ask about findings; Yes/No, Normal/Abnormal and
+        Stable/Worsening/Improving options are not findings."""
+        if item.get("task") not in FINDING_TASKS:
+            return []
         options = item.get("options") or []
         answer = item.get("answer") or ""
         if options and answer in LETTERS[: len(options)]:
