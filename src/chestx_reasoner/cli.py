@@ -9,8 +9,10 @@ pipeline from day one.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -266,6 +268,27 @@ def _progress(console: Console, unit: str = "reports") -> Progress:
         TimeRemainingColumn(),
         console=console,
     )
+
+
+def _table_width() -> int | None:
+    """Wide enough for our tables when output is a file or a pipe (rich assumes 80)."""
+    return None if Console().is_terminal else max(140, shutil.get_terminal_size().columns)
+
+
+@contextmanager
+def _job_progress(console: Console, description: str, unit: str, where: Path,
+                  ) -> Iterator[tuple[Any, Any]]:
+    """A progress bar for a resumable job: `started(todo, done)` sizes it (and says what a
+    rerun skips), `advance(k)` moves it; the two callbacks the stage runners take."""
+    with _progress(console, unit=unit) as progress:
+        task = progress.add_task(description, total=None)
+
+        def started(todo: int, done: int) -> None:
+            progress.update(task, total=todo)
+            if done:
+                console.print(f"resuming: {done} items already in {where}")
+
+        yield started, lambda k: progress.advance(task, k)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _fail, _progress, app
+from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _fail, _progress, _table_width, app
 
 # ---------------------------------------------------------------------------------------------
 # synth
@@ -198,13 +198,6 @@ def bench_stats_command(
         typer.echo(json.dumps(stats, indent=2))
         return
     _print_stats(Console(highlight=False, width=_table_width()), bench, stats)
-
-
-def _table_width() -> int | None:
-    """Wide enough for the stats table when output is a file or a pipe (rich assumes 80)."""
-    import shutil
-
-    return None if Console().is_terminal else max(140, shutil.get_terminal_size().columns)
 
 
 def _print_stats(console: Console, bench: Path, stats: dict | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _progress, _require_llm, app
+from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _job_progress, _require_llm, app
 from chestx_reasoner.jsonl import RecordError
 
 
@@ -58,16 +58,10 @@ def mine_command(
             miner = LLMBackend(settings, seed=seed)
         else:
             miner = RulesBackend(seed=seed)
-        with _progress(console, unit="items") as progress:
-            task = progress.add_task(f"mining ({backend.value})", total=None)
-
-            def started(todo: int, done: int) -> None:
-                progress.update(task, total=todo)
-                if done:
-                    console.print(f"resuming: {done} items already in {out}")
-
+        with _job_progress(console, f"mining ({backend.value})", "items", out) as (
+                started, advance):
             summary = mine_file(bench, out, miner, limit=limit, on_start=started,
-                                progress=lambda k: progress.advance(task, k))
+                                progress=advance)
     except RecordError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _progress, _require_llm, app
+from chestx_reasoner.cli import (
+    EXIT_INTERRUPTED,
+    Engine,
+    _fail,
+    _job_progress,
+    _require_llm,
+    _table_width,
+    app,
+)
 
 
 @app.command("score")
@@ -27,7 +35,6 @@ def score_command(
     """Score predictions: parsed answer, accuracy and RadRScore (Rc, Rf, Re) per item, with
     per-model, per-task summaries and bootstrap 95 % CIs (items.jsonl, summary.json,
     report.html)."""
-    from chestx_reasoner.cli_data import _table_width
     from chestx_reasoner.scoring.score import score_file
 
     console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
@@ -46,16 +53,10 @@ def score_command(
 
         judge_impl = RulesJudge()
     try:
-        with _progress(console, unit="items") as progress:
-            task = progress.add_task(f"scoring ({judge.value} judge)", total=None)
-
-            def started(todo: int, done: int) -> None:
-                progress.update(task, total=todo)
-                if done:
-                    console.print(f"resuming: {done} items already in {out}/items.jsonl")
-
+        with _job_progress(console, f"scoring ({judge.value} judge)", "items",
+                           out / "items.jsonl") as (started, advance):
             run, summary = score_file(predictions, out, judge_impl, on_start=started,
-                                      progress=lambda k: progress.advance(task, k), html=html)
+                                      progress=advance, html=html)
     except KeyboardInterrupt:
         console.print(f"interrupted; scored items are kept in {out}: rerun to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
