@@ -46,7 +46,7 @@ REFINE_SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["steps"],
     "properties": {"steps": {"type": "array", "items": {"type": "string"}, "minItems": 3}},
 }
-_FORBIDDEN = re.compile(r"\b(the report|report|the plan)\b", re.IGNORECASE)
+_FORBIDDEN = re.compile(r"\b(report|the plan)\b", re.IGNORECASE)
 
 
 def _question_block(item: dict[str, Any]) -> str:

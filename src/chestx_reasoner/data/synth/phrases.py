@@ -124,11 +124,9 @@ def noun_phrase(state: FindingState, rng: np.random.Generator, severity: bool = 
 
 # Frames around a noun phrase, by how the finding stands.
 FRAMES: dict[str, tuple[str, ...]] = {
-    "present": ("{NP}.", "There is {np}.", "{NP} is present.", "{NP} is again seen.",
-                "{NP} is noted."),
+    "present": ("{NP}.", "There is {np}.", "{NP} is present.", "{NP} is noted."),
     "uncertain": ("Possible {np}.", "Cannot exclude {np}.", "{NP} is not excluded.",
-                  "Findings may represent {np}.", "Questionable {np}.",
-                  "Subtle opacity could reflect {np}."),
+                  "Findings may represent {np}.", "Questionable {np}."),
     "worsening": ("Increased {np}.", "Interval increase in {np}.", "Worsening {np}.",
                   "{NP} has increased."),
     "new": ("New {np}.", "Interval development of {np}.", "{NP} is new."),
@@ -138,9 +136,6 @@ FRAMES: dict[str, tuple[str, ...]] = {
                "Persistent {np}."),
     "resolved": ("Interval resolution of {np}.", "Previously seen {np} has resolved."),
 }
-# The first two frames of "present" are the plain ones; the others read as follow-up language
-# and are kept for follow-up studies.
-_FIRST_STUDY_PRESENT = ("{NP}.", "There is {np}.", "{NP} is present.", "{NP} is noted.")
 
 
 def finding_sentence(state: FindingState, rng: np.random.Generator, change: str | None,
@@ -158,12 +153,12 @@ def finding_sentence(state: FindingState, rng: np.random.Generator, change: str 
                               "may be due to"])
             return (f"{capitalize(adj)} opacity {verb} {obs.lower()}.",
                     {"Lung Opacity": 1, obs: -1})
-        frames = FRAMES["uncertain"][:5] if obs != "Lung Opacity" else (
+        frames = FRAMES["uncertain"] if obs != "Lung Opacity" else (
             "Questionable {np}.", "Possible {np}.")
         frame = pick(rng, frames)
     else:
         np_ = noun_phrase(state, rng)
-        frame = pick(rng, FRAMES[change] if change else _FIRST_STUDY_PRESENT)
+        frame = pick(rng, FRAMES[change or "present"])
         if obs == "Cardiomegaly" and not change and rng.random() < 0.3:
             adverb = {1: "mildly", 2: "moderately", 3: "severely"}[state.severity]
             return f"The heart is {adverb} enlarged.", {obs: 1}

@@ -206,12 +206,6 @@ def write_report(study: StudyPlan, rng: np.random.Generator,
     )
 
 
-def progression_words(study: StudyPlan) -> dict[str, str]:
-    """Per observation, the change the report describes (for checks and the truth file)."""
-    return {obs: change for obs in study.findings
-            if (change := _change_of(study, obs)) is not None}
-
-
 def state_summary(state: FindingState) -> dict:
     return {"observation": state.observation, "status": state.status, "side": state.side,
             "zone": state.zone, "severity": state.severity, "kind": state.kind}
