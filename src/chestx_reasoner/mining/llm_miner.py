@@ -19,7 +19,7 @@ from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
 from chestx_reasoner.mining.rules import Chain
 from chestx_reasoner.mining.run import failure_reason, result_record
-from chestx_reasoner.mining.verify import ChainVerifier, Verdict
+from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report
 
 SYSTEM = ("You are a board-certified radiologist who teaches chest X-ray interpretation. "
           "Answer with JSON only, exactly in the requested schema.")
@@ -126,22 +126,22 @@ class LLMBackend:
             plan = await client.complete_json(plan_messages(item), PLAN_SCHEMA, "plan")
             evidence = await client.complete_json(evidence_messages(item, plan),
                                                   EVIDENCE_SCHEMA, "evidence")
-            complaint, state = None, "kept"
+            prior, current = split_pair_report(item["report"])
+            prior_status, status = self.verifier.statuses([prior or ".", current])  # once
+            complaint = None
             for attempt in range(2):
                 refined = await client.complete_json(
                     refine_messages(item, plan, evidence, complaint), REFINE_SCHEMA, "chain")
                 steps = [s.strip() for s in refined["steps"] if s.strip()]
-                verdict = self._check(item, steps)
+                verdict = (self.verifier.verify(item, steps, status, prior_status)
+                           if len(steps) >= 3 else Verdict(False))
                 if verdict.ok and not any(_FORBIDDEN.search(s) for s in steps):
                     key_findings = [{"finding": e["finding"], "status": e["status"],
                                      "location": e["location"]} for e in evidence["evidence"]]
                     return result_record(item, Chain(steps, key_findings),
-                                   "repaired" if attempt else state, None, self.name)
+                                         "repaired" if attempt else "kept", None, self.name)
                 complaint = (failure_reason(verdict) if not verdict.ok
                              else "a step mentions the report or the plan")
             return result_record(item, Chain([], []), "dropped", complaint, self.name)
         except LLMError as error:
             return result_record(item, Chain([], []), "dropped", f"LLM error: {error}", self.name)
-
-    def _check(self, item: dict[str, Any], steps: list[str]) -> Verdict:
-        return self.verifier.verify(item, steps) if len(steps) >= 3 else Verdict(False)
