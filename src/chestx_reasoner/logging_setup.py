@@ -103,3 +103,13 @@ def _quiet_loguru() -> None:
     with contextlib.suppress(ValueError):  # already removed by someone else
         logger.remove(0)  # loguru's default DEBUG sink on stderr
     _LOGURU_HANDLER.append(logger.add(sys.stderr, level="WARNING"))
+
+
+def quiet_transformers(verbose: bool = False) -> None:
+    """Transformers draws a progress bar for every weight load and save and warns about
+    generation defaults; our commands show their own progress, so keep only its errors."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if not verbose:
+        hf_logging.set_verbosity_error()

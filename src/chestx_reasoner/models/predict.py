@@ -1,0 +1,161 @@
+"""`chestx predict`: stream a benchmark through a model and write Prediction records, resumably.
+
+Each output line is the Sample plus `prediction` (the raw output) and `model`. Records are
+appended one complete line at a time (`jsonl.ResumableWriter`), so after a crash or kill -9 a
+rerun skips the ids already written and no item is predicted twice or lost. Items whose image is
+missing or unreadable are skipped with a count and a one-line warning, never a crash; an item the
+model gave no output for (an API failure after retries) is left for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
+from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
+from chestx_reasoner.models.images import ImageReadError, load_image, resolve_image
+
+log = logging.getLogger(__name__)
+REQUIRED = ("id", "task", "question", "options", "answer")
+LIST_FIELDS = ("options", "images")
+_WARN_LIMIT = 10  # per-item warnings shown before they are only counted
+
+
+@dataclass(slots=True)
+class PredictSummary:
+    predicted: int = 0
+    already_done: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> items
+    no_output: int = 0  # the model returned nothing (left for a rerun)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.predicted / self.seconds if self.seconds else 0.0
+
+
+def read_samples(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Benchmark items, each checked for what prediction needs (one-line file:line errors)."""
+    for count, (line, record) in enumerate(iter_records(path), start=1):
+        if limit is not None and count > limit:
+            return
+        record_id(path, line, record)
+        for key in REQUIRED:
+            if key not in record:
+                raise RecordError(f"{path}:{line}: missing field {key!r}")
+        for key in LIST_FIELDS:
+            if not isinstance(record.get(key, []), list):
+                raise RecordError(f"{path}:{line}: field {key!r} must be a list")
+        yield record
+
+
+def check_samples(path: Path, limit: int | None = None) -> list[str]:
+    """Every id, after checking all records and that none repeats, before any model work."""
+    ids = UniqueIds(path)
+    for line, record in enumerate(read_samples(path, limit), start=1):
+        ids.add(line, str(record["id"]))
+    return list(ids)
+
+
+def existing_model(out: Path) -> str | None:
+    """The `model` of the first complete record already in `out`, if any."""
+    if not out.exists():
+        return None
+    with out.open("rb") as handle:
+        for raw in handle:
+            if raw.endswith(b"\n") and raw.strip():
+                try:
+                    return json.loads(raw).get("model")
+                except (json.JSONDecodeError, AttributeError):
+                    return None
+    return None
+
+
+class _Skips:
+    """Counts skipped items and warns about the first few, one line each."""
+
+    def __init__(self, summary: PredictSummary) -> None:
+        self.summary = summary
+
+    def add(self, reason: str, message: str) -> None:
+        self.summary.skipped[reason] += 1
+        total = sum(self.summary.skipped.values())
+        if total <= _WARN_LIMIT:
+            log.warning("skipped: %s", message)
+        elif total == _WARN_LIMIT + 1:
+            log.warning("more items skipped; the summary counts them")
+
+
+def prepare(sample: dict[str, Any], root: Path, image_input: str,
+            skips: _Skips) -> PreparedItem | None:
+    """The item with its image paths (and pixels, if the model wants them); None = skipped."""
+    paths = [resolve_image(str(p), root) for p in sample.get("images") or []]
+    item = PreparedItem(sample, paths)
+    if image_input == "none":
+        return item
+    for path in paths:
+        if not path.is_file():
+            skips.add("missing image", f"{sample['id']}: image not found: {path}")
+            return None
+        if image_input == "pixels":
+            try:
+                item.images.append(load_image(path))
+            except ImageReadError as error:
+                skips.add("unreadable image", f"{sample['id']}: {error}")
+                return None
+    return item
+
+
+def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: GenerationSettings, *,
+                 image_root: Path | None = None, limit: int | None = None,
+                 on_start: Callable[[int, int], None] | None = None,
+                 progress: Callable[[int], None] | None = None) -> PredictSummary:
+    """Predict every item of `bench` not yet in `out`; returns what was done and skipped."""
+    bench, out = Path(bench), Path(out)
+    ids = check_samples(bench, limit)
+    previous = existing_model(out)
+    if previous is not None and previous != model.name:
+        raise RecordError(f"{out}: already holds predictions of model {previous!r}, not "
+                          f"{model.name!r}; write to another --out")
+    root = image_root or bench.parent
+    summary = PredictSummary()
+    skips = _Skips(summary)
+    start = time.perf_counter()
+    with ResumableWriter(out) as writer:
+        todo = [i for i in ids if i not in writer]
+        summary.already_done = len(ids) - len(todo)
+        if on_start:
+            on_start(len(todo), summary.already_done)
+        pending = (s for s in read_samples(bench, limit) if str(s["id"]) not in writer)
+        for batch in _batches(pending, settings.batch_size):
+            prepared = [p for s in batch
+                        if (p := prepare(s, root, model.image_input, skips)) is not None]
+            outputs = model.predict(prepared, settings) if prepared else []
+            for item, output in zip(prepared, outputs, strict=True):
+                if output is None:
+                    summary.no_output += 1
+                    continue
+                writer.write({**item.sample, "prediction": output, "model": model.name})
+                summary.predicted += 1
+            if progress:
+                progress(len(batch))
+    summary.seconds = time.perf_counter() - start
+    return summary
