@@ -68,6 +68,25 @@ def load_image(path: str | Path) -> Image.Image:
         raise ImageReadError(f"{path}: unreadable image ({why})") from error
 
 
+def check_image(path: str | Path) -> None:
+    """A cheap readability check for models that send files as they are (no decoding):
+    the DICOM header, or Pillow's verify(); raises ImageReadError naming the file."""
+    path = Path(path)
+    try:
+        if _is_dicom(path):
+            from chestx_reasoner.data.dicom import read_dicom_header
+
+            read_dicom_header(path, ["Rows", "Columns"])
+            return
+        with Image.open(path) as image:
+            image.verify()
+    except DatasetError as error:
+        raise ImageReadError(str(error)) from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        why = " ".join(str(error).split()) or type(error).__name__
+        raise ImageReadError(f"{path}: unreadable image ({why})") from error
+
+
 def data_url(path: str | Path) -> str:
     """The image as a base64 data URL for OpenAI-style `image_url` parts.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
 from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
-from chestx_reasoner.models.images import ImageReadError, load_image, resolve_image
+from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "question", "options", "answer")
@@ -104,12 +104,14 @@ def prepare(sample: dict[str, Any], root: Path, image_input: str,
         if not path.is_file():
             skips.add("missing image", f"{sample['id']}: image not found: {path}")
             return None
-        if image_input == "pixels":
-            try:
+        try:
+            if image_input == "pixels":
                 item.images.append(load_image(path))
-            except ImageReadError as error:
-                skips.add("unreadable image", f"{sample['id']}: {error}")
-                return None
+            else:
+                check_image(path)
+        except ImageReadError as error:
+            skips.add("unreadable image", f"{sample['id']}: {error}")
+            return None
     return item
 
 
