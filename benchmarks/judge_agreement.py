@@ -1,6 +1,7 @@
 """How well our judge agrees with GPT-4o's RadRScore verdicts, and how fast it is.
 
     python benchmarks/judge_agreement.py [--data ../shared/data/radrscore-dev.jsonl]
+                                         [--split all|calib|holdout]
                                          [--judge rules|llm --llm-url URL --llm-model NAME]
 
 Reads prediction records with `reference_judgment` (completeness, factuality, effectiveness as
@@ -8,11 +9,16 @@ GPT-4o gave them), scores them with our judge through the same code as `chestx s
 prints Pearson and Spearman per component at item level and at system level (model x task
 means), plus whether each task ranks the models as GPT-4o does. Goal: item-level Pearson >= 0.6
 per component and the same rankings.
+
+`--split` halves the records by a hash of their id (sha1, even = calib, odd = holdout), the
+same halves on every machine and run: rules are developed by looking at `calib` only, and
+`holdout` tells whether they generalise rather than memorise.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -50,6 +56,12 @@ def correlations(ours: list[float], ref: list[float]) -> tuple[float, float]:
     return float(np.corrcoef(a, b)[0, 1]), float(np.corrcoef(ranks(a), ranks(b))[0, 1])
 
 
+def split_of(record_id: str) -> str:
+    """`calib` or `holdout`: a fixed half of the records, by the parity of sha1(id)."""
+    return "calib" if int(hashlib.sha1(record_id.encode()).hexdigest(), 16) % 2 == 0 \
+        else "holdout"
+
+
 def reference_value(judgment: dict, component: str) -> float | None:
     if component == "radrscore":
         parts = [judgment.get(c) for c in COMPONENTS[:3]]
@@ -60,6 +72,8 @@ def reference_value(judgment: dict, component: str) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT)
+    parser.add_argument("--split", choices=("all", "calib", "holdout"), default="all",
+                        help="which half of the records (by a hash of the id) to score")
     parser.add_argument("--judge", choices=("rules", "llm"), default="rules")
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model")
@@ -67,7 +81,8 @@ def main() -> None:
     if not args.data.exists():
         raise SystemExit(f"{args.data}: not found (pass --data FILE with reference_judgment)")
     records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
-    records = [r for r in records if r.get("reference_judgment")]
+    records = [r for r in records if r.get("reference_judgment")
+               and (args.split == "all" or split_of(str(r.get("id"))) == args.split)]
     for record in records:
         record.setdefault("model", "default")
     if args.judge == "llm":
@@ -84,7 +99,8 @@ def main() -> None:
     for i in range(0, len(records), 64):
         scored += score_items(records[i: i + 64], judge)
     seconds = time.perf_counter() - start
-    table = Table(title=f"{args.judge} judge vs GPT-4o on {len(records)} items "
+    table = Table(title=f"{args.judge} judge vs GPT-4o on {len(records)} items, split "
+                  f"{args.split} "
                   f"({len(records) / seconds:.0f} items/s)", title_justify="left")
     for column in ("component", "items", "Pearson", "Spearman", "ours mean", "GPT-4o mean",
                    "system Pearson", "system Spearman"):

@@ -1,0 +1,158 @@
+"""Key findings: what a text (reference chain, predicted reasoning, report) establishes.
+
+A key finding is a finding with a status (present / absent / uncertain) and, where stated, a
+side. They come from three readers:
+- the report labeler (spaCy + medspacy ConText) for the finding vocabulary;
+- normal-anatomy statements ("the lungs are clear": `anatomy.py`), which the vocabulary does
+  not cover but graders count;
+- option phrases in the options' own words (`statements.py`), for findings questions.
+In reasoning, only observations count: a plan ("check the angles for blunting") or a
+definition ("an effusion would blunt the angle") says nothing about this patient (see
+`statements.kind`). Reports are read whole: every report sentence is an observation.
+
+Findings match across synonyms and granularity: the same vocabulary concept, the same CheXpert
+observation, or a parent and child of CheXpert's hierarchy ("left basilar opacity" and "left
+lower lobe consolidation"), when their sides agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chestx_reasoner.scoring.anatomy import observation_of, structure_statements
+from chestx_reasoner.scoring.statements import kind, sentences
+
+# CheXpert's label hierarchy: a parent finding covers its children at a coarser granularity.
+PARENT = {"Consolidation": "Lung Opacity", "Pneumonia": "Lung Opacity", "Edema": "Lung Opacity",
+          "Atelectasis": "Lung Opacity", "Lung Lesion": "Lung Opacity",
+          "Cardiomegaly": "Enlarged Cardiomediastinum"}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFinding:
+    finding: str  # vocabulary concept name, structure ("heart size") or option phrase
+    observation: str | None
+    status: str  # present | absent | uncertain
+    side: str | None
+    sentence: str  # where it was read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"finding": self.finding, "status": self.status, "location": self.side}
+
+
+def _side_ok(a: KeyFinding, b: KeyFinding) -> bool:
+    return a.side is None or b.side is None or a.side == b.side or "bilateral" in (a.side,
+                                                                                    b.side)
+
+
+def related(a: KeyFinding, b: KeyFinding) -> bool:
+    """Same finding at any granularity, on compatible sides."""
+    if a.finding == b.finding:
+        return True
+    if a.observation is None or b.observation is None:
+        return False
+    same = a.observation == b.observation
+    family = PARENT.get(a.observation) == b.observation or PARENT.get(b.observation) == \
+        a.observation or (PARENT.get(a.observation) is not None
+                          and PARENT.get(a.observation) == PARENT.get(b.observation)
+                          and a.status == b.status == "absent")
+    return (same or family) and _side_ok(a, b)
+
+
+def agrees(said: str, truth: str) -> bool:
+    """Statuses agree; an uncertain call is not wrong about a present finding, nor vice versa."""
+    return said == truth or {said, truth} == {"present", "uncertain"}
+
+
+def settle(mentions: list[KeyFinding]) -> KeyFinding:
+    """One status for a finding mentioned several ways: the most frequent certain status,
+    ties going to the later mention (reasoning concludes last); uncertain only when nothing
+    certain is said."""
+    certain = [m for m in mentions if m.status != "uncertain"] or mentions
+    counts: dict[str, int] = {}
+    for m in certain:
+        counts[m.status] = counts.get(m.status, 0) + 1
+    best = max(counts.values())
+    return next(m for m in reversed(certain) if counts[m.status] == best)
+
+
+def structure_findings(text: str, reasoning: bool = True) -> list[KeyFinding]:
+    """Normal/abnormal statements about structures, one per structure (settled).
+
+    In reasoning only observation sentences count; a report's every sentence does."""
+    found: dict[str, list[KeyFinding]] = {}
+    for sentence in sentences(text):
+        if reasoning and kind(sentence) != "observation":
+            continue
+        for name, status in structure_statements(sentence):
+            found.setdefault(name, []).append(
+                KeyFinding(name, observation_of(name), status, None, sentence))
+    return [settle(m) for m in found.values()]
+
+
+def merge(base: list[KeyFinding], extra: list[KeyFinding]) -> list[KeyFinding]:
+    """`base` plus the findings of `extra` it does not already hold (by name)."""
+    names = {f.finding for f in base}
+    return base + [f for f in extra if f.finding not in names]
+
+
+def asserted(sentence: str) -> bool:
+    """Whether a reasoning sentence can assert a finding (an observation, not a plan or a
+    definition)."""
+    return kind(sentence) == "observation"
+
+
+@dataclass(slots=True)
+class Judgment:
+    completeness: float | None
+    factuality: float | None
+    effectiveness: float | None
+    pred_key_findings: list[dict] = field(default_factory=list)
+    ref_key_findings: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def radrscore(self) -> float | None:
+        parts = [v for v in (self.completeness, self.factuality, self.effectiveness)
+                 if v is not None]
+        return sum(parts) / len(parts) if parts else None
+
+
+def supported_by_report(p: KeyFinding, report: list[KeyFinding]) -> tuple[bool, str | None]:
+    """Whether the report supports a key finding, and the report sentence behind the verdict
+    (None when the report does not mention it: unmentioned means normal)."""
+    same = [r for r in report if r.finding == p.finding] or [r for r in report
+                                                               if related(r, p)]
+    if not same:  # unmentioned: normal
+        return p.status == "absent", None
+    hit = next((r for r in same if agrees(p.status, r.status)), None)
+    return (hit is not None, (hit or same[0]).sentence)
+
+def step_verdict(text: str, found: list[KeyFinding], ref: list[KeyFinding],
+             report: list[KeyFinding], has_reference: bool) -> dict[str, Any]:
+    """supported / contradicted / unsupported: a step's findings against the reference chain
+    (else the report, which can only contradict: the chain decides what is effective)."""
+    verdict, evidence = "unsupported", None
+    for f in found:
+        matches = [r for r in ref if related(r, f)] if has_reference else []
+        if matches:
+            hit = next((r for r in matches if agrees(f.status, r.status)), None)
+            if hit is None:
+                return {"text": text, "verdict": "contradicted",
+                        "evidence": matches[0].sentence}
+            verdict, evidence = "supported", hit.sentence
+            continue
+        ok, sentence = supported_by_report(f, report)
+        if not ok and sentence is not None:
+            return {"text": text, "verdict": "contradicted", "evidence": sentence}
+    return {"text": text, "verdict": verdict, "evidence": evidence}
+
+
+def effectiveness_of(verdicts: list[dict[str, Any]]) -> float:
+    """Share of the judged steps the reference chain supports. A step that neither matches
+    nor contradicts the chain (an introduction, a restated question) is left out rather
+    than counted against the model: effectiveness asks whether the reasoning moves along the
+    reference's lines, not how terse it is."""
+    judged = [v for v in verdicts if v["verdict"] != "unsupported"]
+    return sum(v["verdict"] == "supported" for v in judged) / len(judged) if judged else 0.0

@@ -1,0 +1,123 @@
+"""Judging reasoning for findings questions (`single`, `multi`, `multi_open`).
+
+The options' findings, in their own words, are key findings the reference chain establishes
+(the answer's present, the distractors' absent); the chain's other statements (vocabulary
+findings, normal anatomy: "the heart size is normal") are key findings too. Predicted reasoning
+is read option by option: a phrase's status comes from the observing sentences that name it,
+else from the discussion of its option (`statements.option_units`), and the steps of one
+option's discussion are judged as one unit, since their verdict lives in the unit's last
+sentence, not in the header that names the option.
+"""
+
+from __future__ import annotations
+
+from chestx_reasoner.scoring.anatomy import STRUCTURES
+from chestx_reasoner.scoring.key_findings import (
+    Judgment,
+    KeyFinding,
+    agrees,
+    effectiveness_of,
+    related,
+    step_verdict,
+    supported_by_report,
+)
+from chestx_reasoner.scoring.statements import (
+    option_index,
+    option_units,
+    phrase_status,
+    unit_status,
+)
+
+
+def phrase_statuses(text: str, phrases: list[tuple[str, str]],
+                    options: tuple[str, ...]) -> dict[str, str | None]:
+    """Each option phrase's status: where the reasoning names it in an observation, else
+    what the discussion of its option concludes."""
+    units = option_units(text, options) if options else {}
+    where = option_of_phrase(options)
+    out = {}
+    for phrase, _ in phrases:
+        status = phrase_status(phrase, text)
+        if status is None and where.get(phrase) in units:
+            status = unit_status(units[where[phrase]])
+        out[phrase] = status
+    return out
+
+
+def option_of_phrase(options: tuple[str, ...]) -> dict[str, int]:
+    """Option index of each finding phrase ("a, b" options hold two phrases)."""
+    return {p.strip().lower(): i for i, o in enumerate(options) for p in o.split(",")}
+
+
+def group_steps(steps: list[str], options: tuple[str, ...]) -> list[tuple[int | None, list[int]]]:
+    """Steps grouped into units: a step that names one option opens its unit, and the steps
+    after it that name no option (the discussion, "none are seen") join it."""
+    groups: list[tuple[int | None, list[int]]] = []
+    for i, step in enumerate(steps):
+        index, conclusion = option_index(step, options)
+        if index is None and not conclusion and groups and groups[-1][0] is not None:
+            groups[-1][1].append(i)
+        else:
+            groups.append((index, [i]))
+    return groups
+
+
+def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
+                  ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
+                  phrases: list[tuple[str, str]], options: tuple[str, ...],
+                  named: set[str]) -> Judgment:
+    """Completeness, factuality and effectiveness of one findings-question prediction.
+
+    `ref`: key findings of the reference chain; `named`: finding names the options stand for
+    (their vocabulary concepts), judged through the phrases rather than twice."""
+    text = "\n".join(steps)
+    said = phrase_statuses(text, phrases, options)
+    extra: dict[str, KeyFinding] = {}
+    for found in step_findings:
+        for f in found:
+            if f.finding not in named:
+                extra.setdefault(f.finding, f)
+    # Normal anatomy the chain checks counts where options are weighed; an open question's
+    # key findings are its answer's findings.
+    ref_extra = [r for r in ref if r.finding not in named and r.finding in STRUCTURES] \
+        if options else []
+    completeness = None
+    if has_reference:
+        recalled = sum(said[p] is not None and agrees(said[p], truth) for p, truth in phrases)
+        recalled += sum(any(related(r, p) and agrees(p.status, r.status)
+                            for p in extra.values()) for r in ref_extra)
+        completeness = recalled / (len(phrases) + len(ref_extra))
+    verdicts_ok = [agrees(said[p], truth) for p, truth in phrases if said[p] is not None]
+    verdicts_ok += [supported_by_report(f, report)[0] for f in extra.values()]
+    factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
+    truth_of = dict(phrases)
+    where = option_of_phrase(options)
+    step_verdicts = []
+    for index, members in group_steps(steps, options):
+        unit = [steps[i] for i in members]
+        unit_text = " ".join(unit)
+        stated = [(p, phrase_status(p, unit_text)) for p, _ in phrases]
+        if index is not None:
+            settled = unit_status(unit)
+            stated = [(p, st if st is not None or where.get(p) != index else settled)
+                      for p, st in stated]
+        stated = [(p, st) for p, st in stated if st is not None]
+        wrong = [p for p, st in stated if not agrees(st, truth_of[p])]
+        if wrong:
+            verdict = {"text": unit_text, "verdict": "contradicted",
+                       "evidence": f"{wrong[0]}: {truth_of[wrong[0]]}"}
+        elif stated:
+            verdict = {"text": unit_text, "verdict": "supported",
+                       "evidence": f"{stated[0][0]}: {truth_of[stated[0][0]]}"}
+        else:
+            found = [f for i in members for f in step_findings[i]]
+            verdict = step_verdict(unit_text, found, ref, report, has_reference)
+        step_verdicts.append(verdict)
+    effectiveness = None
+    if has_reference:
+        effectiveness = effectiveness_of(step_verdicts)
+    pred = [{"finding": p, "status": st, "location": None} for p, st in said.items() if st]
+    pred += [f.to_dict() for f in extra.values()]
+    ref_out = [{"finding": p, "status": truth, "location": None} for p, truth in phrases]
+    ref_out += [r.to_dict() for r in ref_extra]
+    return Judgment(completeness, factuality, effectiveness, pred, ref_out, step_verdicts)

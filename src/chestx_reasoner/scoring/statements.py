@@ -1,0 +1,239 @@
+"""What a reasoning sentence asserts: an observation, a plan, or a textbook definition.
+
+Model reasoning mixes three kinds of sentences that mention a finding:
+- observations ("A small left effusion is seen", "The images do not show these features");
+- plans ("First, we examine the lung bases for increased density", "Check for blunting");
+- definitions and hypotheticals ("Atelectasis typically appears as increased opacity",
+  "A pneumothorax would show as a visible pleural line").
+Only observations say anything about this patient, so only they give a finding a status; a
+grader who counted "atelectasis appears as increased opacity" as "atelectasis present" would
+punish a model for explaining its method. Option-by-option discussions ("B) Effusion: … would
+blunt the angle. None is seen.") state the option's status a sentence or two after its header,
+often through an anaphor ("these features", "this option"), so an option's discussion is read
+as one unit. Pure functions, regular expressions only (no model), cached per text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from chestx_reasoner.scoring.phrases import content_words, fold_words, head_word
+
+# Plans: an imperative or "we/I + examine/check…" with nothing seen yet.
+_PLAN = re.compile(
+    r"^\W*(?:(?:first(?:ly)?|next|then|finally|now|also|additionally|second(?:ly)?|third(?:ly)?"
+    r"|lastly)\W+)?(?:(?:we|i|let's|let us)\s+(?:will\s+|should\s+|need\s+to\s+|must\s+|can\s+|"
+    r"then\s+|also\s+|now\s+|first\s+)*)?(?:examine|examining|assess|assessing|check|checking|"
+    r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|observe|consider|"
+    r"considering|determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
+    r"identify|compare|confirm\s+(?:whether|if)|ensure|note\s+whether)\b", re.I)
+# Openers that frame the task rather than observe: "To evaluate for X, examine …", "The
+# question asks …", "A systematic survey covers the heart, lungs, …".
+_FRAMING = re.compile(
+    r"^\W*(?:to\s+(?:evaluate|assess|determine|check|look|rule\s+out|exclude|identify|answer|"
+    r"decide|distinguish|differentiate)\b|(?:the|this)\s+(?:question|task)\s+(?:asks|is|"
+    r"requires)\b|(?:a\s+|the\s+)?(?:systematic|whole|complete|full)\s+(?:\w+\s+)?"
+    r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b)", re.I)
+_PLAN_ANYWHERE = re.compile(
+    r"\b(?:we|i)\s+(?:will|should|need to|must|can)\s+(?:\w+\s+)?(?:examine|assess|check|evaluate|"
+    r"look|inspect|review|consider|determine|analy[sz]e)\b|\bto (?:determine|identify|evaluate|"
+    r"assess|analy[sz]e)\b.*\b(?:we|let's|i)\b|\b(?:is|are) (?:evaluated|assessed|examined|"
+    r"checked) for\b", re.I)
+# Definitions and conditionals: what a finding would look like, not what this image shows.
+_GENERIC = re.compile(
+    r"\b(?:would|typically|usually|generally|classically|often|commonly|characteri[sz]ed|"
+    r"refers? to|defined as|is a (?:condition|finding|term|sign)|are (?:conditions|findings)|"
+    r"can (?:appear|present|show|be seen|cause|indicate|suggest|result|lead)|may (?:appear|"
+    r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
+    r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
+    r"if the|when present|in cases? of)\b", re.I)
+# Anchors of an observation: this image, this patient, something seen or not seen.
+_OBSERVED = re.compile(
+    r"\b(?:the (?:x-?ray|image|images|radiograph|film|films|study|frontal|lateral|pa|ap)|"
+    r"(?:these|provided|given|this) (?:images?|x-?rays?|films?|radiographs?)|"
+    r"(?:is|are|was|were|be) (?:seen|noted|observed|present|visible|evident|identified|"
+    r"apparent|demonstrated|detected|appreciated|shown|found|confirmed)|there (?:is|are|was|"
+    r"were|appears?|seems?)|(?:shows?|showed|reveals?|revealed|demonstrates?|displays?|"
+    r"exhibits?|depicts?)\b|(?:appears?|appear|seems?|look|looks) (?:to be |to have )?"
+    r"(?:clear|normal|intact|unremarkable|enlarged|sharp|within|blunted|widened|prominent|"
+    r"elevated|straight|midline|symmetric|well|stable|unchanged|consistent)|no (?:evidence|"
+    r"signs?|indication)|(?:absence|lack) of|we (?:do )?(?:see|observe|note|notice|find)|"
+    r"confirm(?:s|ed|ing)? (?:the )?(?:presence|absence)|rul(?:es?|ed|ing) out|exclud(?:es|ed|"
+    r"ing)|eliminat(?:es|ed|ing))\b", re.I)
+_NEGATED = re.compile(
+    r"\b(?:no|not|without|absence|absent|lack|lacks|lacking|negative|free of|none|nor|neither|"
+    r"rul(?:e|es|ed|ing) out|exclud\w*|eliminat\w*|unlikely|improbable|unsupported|dismiss\w*|"
+    r"negat(?:e|es|ing)|incorrect|less likely|does not|do not|doesn't|don't|isn't|aren't)\b",
+    re.I)
+_NORMAL = re.compile(r"\b(?:normal|unremarkable|clear|intact|sharp|within normal limits)\b", re.I)
+_HEDGED = re.compile(
+    r"\b(?:may|might|could|possible|possibly|probable|probably|likely|suggest\w*|questionable|"
+    r"suspicious|concern\w*|cannot (?:be )?(?:excluded|ruled out)|subtle|seems?|"
+    r"appears? to)\b", re.I)
+_CONCLUDE = re.compile(r"^\W*(?:in conclusion|in summary|therefore|thus|hence|overall|"
+                       r"based on|considering|given (?:these|the)|after|upon|so\b|the (?:final |"
+                       r"correct |best |most likely )?answer)", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_LETTER_REF = re.compile(r"\b(?:option|choice)\s*\(?([A-H])\b\)?|^\W*\(?([A-H])\)\s|"
+                         r"^\W*([A-H])[.:]\s|\(option ([A-H])\)", re.I)
+
+
+@lru_cache(maxsize=65536)
+def kind(sentence: str) -> str:
+    """observation / plan / generic / neutral (a header): what a sentence does with a
+    finding it names.
+
+    >>> kind("First, we examine the lung fields for increased density.")
+    'plan'
+    >>> kind("Atelectasis typically appears as a linear opacity.")
+    'generic'
+    >>> kind("The images do not show such opacities.")
+    'observation'
+    >>> kind("To evaluate for consolidation, examine the lung zones for airspace opacity.")
+    'plan'
+    """
+    if _PLAN.search(sentence) or _PLAN_ANYWHERE.search(sentence) or _FRAMING.search(sentence):
+        return "observation" if _strong_observation(sentence) else "plan"
+    if _GENERIC.search(sentence):
+        return "observation" if _strong_observation(sentence) else "generic"
+    # A header ("B) Mild scoliosis:") announces; any other plain statement asserts.
+    return "neutral" if sentence.rstrip().endswith(":") else "observation"
+
+
+def _strong_observation(sentence: str) -> bool:
+    """A plan or a definition can still report what was seen, after a comma or a colon
+    ("Checking the spine, it appears straight"; "Atelectasis would show X; none is seen")."""
+    parts = re.split(r"[,:;]|\b(?:and|but|however|which|while)\b", sentence)
+    return any(_OBSERVED.search(p) and not _PLAN.search(p) and not _GENERIC.search(p)
+               for p in parts[1:])
+
+
+@lru_cache(maxsize=4096)
+def sentences(text: str) -> tuple[str, ...]:
+    """Sentences and list lines of a reasoning text, in order, blanks dropped."""
+    return tuple(s.strip() for s in _SENTENCE.split(text) if s.strip())
+
+
+@lru_cache(maxsize=65536)
+def _words_of(sentence: str) -> frozenset[str]:
+    return frozenset(fold_words(sentence))
+
+
+@lru_cache(maxsize=65536)
+def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str | None:
+    """present / absent / uncertain as an observation sentence states it, None for plans,
+    definitions and sentences that neither observe nor deny anything.
+
+    With `words` (a finding's content words), only the clause naming the finding counts:
+    negation reaches from its cue to the end of its clause.
+    """
+    if words and not words & _words_of(sentence):
+        return None
+    if kind(sentence) != "observation":
+        return None
+    clause = _clause(sentence, words) if words else sentence
+    if clause is None:
+        return None
+    if _NEGATED.search(clause):
+        return "absent"
+    if words is None and _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I):
+        return "absent"
+    if _HEDGED.search(clause):
+        return "uncertain"
+    return "present" if _OBSERVED.search(clause) or words else None
+
+
+_CLAUSE = re.compile(r";|,\s*(?:and|but|while|whereas|although|though|however|instead|which|"
+                     r"indicating|suggesting|consistent|likely|possibly|raising|confirming|"
+                     r"supporting|ruling|making|thus|thereby)\b|"
+                     r"\b(?:but|however|although|though|whereas|instead)\b|—|\s-\s", re.I)
+
+
+def _clause(sentence: str, words: frozenset[str]) -> str | None:
+    """The clause of `sentence` that names most of the finding's words, or None."""
+    best, hits = None, 0
+    for clause in _CLAUSE.split(sentence):
+        found = len(_words_of(clause) & words)
+        if found > hits:
+            best, hits = clause, found
+    return best if hits >= max(1, round(len(words) * 0.6)) else None
+
+
+def letter_of(sentence: str) -> str | None:
+    """The one option letter a sentence refers to ("Option B", "B) …", "(option B)")."""
+    letters = {next(g for g in m.groups() if g).upper() for m in _LETTER_REF.finditer(sentence)}
+    return letters.pop() if len(letters) == 1 else None
+
+
+@lru_cache(maxsize=64)
+def _option_words(options: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset().union(*(content_words(p) for p in o.split(","))) for o in options)
+
+
+def option_index(sentence: str, options: tuple[str, ...]) -> tuple[int | None, bool]:
+    """(the option a sentence opens or discusses, whether it closes discussions): an option
+    referred to by letter, else the one option most of whose words it names; a concluding
+    sentence, or one naming several options, closes the current discussion."""
+    letter = letter_of(sentence)
+    if letter is not None and "ABCDEFGH".index(letter) < len(options):
+        return "ABCDEFGH".index(letter), bool(_CONCLUDE.search(sentence))
+    if _CONCLUDE.search(sentence):
+        return None, True
+    tokens = _words_of(sentence)
+    named = [i for i, w in enumerate(_option_words(options))
+             if w and len(tokens & w) >= max(1, round(len(w) * 0.6))]
+    return (named[0], False) if len(named) == 1 else (None, len(named) > 1)
+
+
+def option_units(text: str, options: tuple[str, ...]) -> dict[int, list[str]]:
+    """Sentences that discuss each option, by option index: from a sentence that refers to
+    one option up to the next such sentence, a concluding sentence or a sentence naming
+    several options."""
+    units: dict[int, list[str]] = {}
+    current: int | None = None
+    for sentence in sentences(text):
+        index, closes = option_index(sentence, options)
+        if closes:
+            current = None
+            continue
+        if index is not None:
+            current = index
+        if current is not None:
+            units.setdefault(current, []).append(sentence)
+    return units
+
+
+def unit_status(unit: list[str]) -> str | None:
+    """The status an option's discussion settles on: its last observing sentence."""
+    status = None
+    for sentence in unit:
+        said = sentence_status(sentence)
+        if said is not None:
+            status = said
+    return status
+
+
+def phrase_status(phrase: str, text: str) -> str | None:
+    """present / absent / uncertain as the observing sentences of `text` state a finding
+    phrase (the last one wins: reasoning concludes after weighing), None if none does.
+
+    >>> phrase_status("nipple shadow", "Nipple shadows would appear as round densities.")
+    >>> phrase_status("nipple shadow", "Look for nipple shadows. None are seen here.")
+    >>> phrase_status("pleural effusion", "The X-ray shows no pleural effusion.")
+    'absent'
+    >>> phrase_status("pleural effusion", "No visceral pleural edge is seen.")
+    """
+    words = content_words(phrase)
+    if not words:
+        return None
+    head = head_word(phrase) if len(words) == 2 else None  # "pleural" alone is no effusion
+    status = None
+    for sentence in sentences(text):
+        if head is not None and head not in _words_of(sentence):
+            continue
+        said = sentence_status(sentence, words)
+        if said is not None:
+            status = said
+    return status
+
