@@ -94,3 +94,19 @@ def test_score_command_in_readme_runs_on_the_example_predictions(tmp_path, monke
     models = summary["models"]
     assert models["careful-model"]["overall"]["radrscore"] > models["hasty-model"]["overall"][
         "radrscore"]
+
+
+def test_model_commands_in_readme_run_on_the_readme_benchmark(tmp_path, monkeypatch):
+    lines = [line for block in blocks("bash") for line in block.splitlines()
+             if any(f"chestx {c}" in line for c in ("synth", "build", "model init", "predict"))]
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        args = shlex.split(line)[1:]
+        if args[0] == "predict":
+            args += ["--limit", "12", "--device", "cpu"]  # the full split is the same code
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (line, result.output)
+    assert (tmp_path / "runs" / "tiny" / "model.safetensors").exists()
+    for name in ("tiny-test.jsonl", "reference-test.jsonl"):
+        records = [json.loads(x) for x in (tmp_path / "runs" / name).read_text().splitlines()]
+        assert len(records) == 12 and all("prediction" in r and r["model"] for r in records)
