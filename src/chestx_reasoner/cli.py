@@ -43,8 +43,6 @@ EXIT_INTERRUPTED = 130
 
 # Stages still to build: command path -> (issue that builds it, one-line help).
 STUBS: dict[str, tuple[int, str]] = {
-    "train sft": (9, "Supervised fine-tuning on reasoning chains and answer-only data."),
-    "train grpo": (9, "GRPO with format, outcome and process rewards."),
     "demo": (10, "Run everything end to end on the embedded default."),
 }
 GROUP_HELP: dict[str, str] = {
@@ -322,7 +320,7 @@ def _register_stubs(root: typer.Typer) -> None:
 _register_stubs(app)
 
 # Commands of the data stages live in their own module (imported here to register them).
-from chestx_reasoner import cli_data, cli_mine, cli_model, cli_score  # noqa: E402, F401
+from chestx_reasoner import cli_data, cli_mine, cli_model, cli_score, cli_train  # noqa: E402, F401
 
 
 def main() -> None:

@@ -1,0 +1,166 @@
+"""`chestx train sft` and `chestx train grpo` (registered on the app of `cli.py`).
+
+Thin on purpose: options become a `ChestXSFTConfig` / `ChestXGRPOConfig` and the stage's
+`run_*` function does the rest, so a multi-GPU run is the same command under accelerate:
+`accelerate launch -m chestx_reasoner.cli train sft …`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _fail, app
+from chestx_reasoner.jsonl import RecordError
+
+train_app = typer.Typer(help=GROUP_HELP["train"], no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+DataOption = Annotated[Path, typer.Option(
+    "--data", help="Mined JSONL (`chestx mine`); image paths relative to its folder.")]
+OutOption = Annotated[Path, typer.Option(
+    "--out", help="Output folder: the trained model (loads as hf:OUT) and checkpoint-N folders.")]
+ImageRootOption = Annotated[Path | None, typer.Option(
+    help="Folder image paths are relative to (default: the data file's folder).")]
+MaxStepsOption = Annotated[int | None, typer.Option(
+    min=1, help="Stop after N optimizer steps (instead of whole passes over the data).")]
+
+
+def _check_paths(data: Path, out: Path, image_root: Path | None) -> None:
+    if not data.is_file():
+        _fail(f"{data}: no such file (--data)")
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: exists and is not a folder (--out)")
+    if image_root is not None and not image_root.is_dir():
+        _fail(f"{image_root}: no such folder (--image-root)")
+
+
+def _run(console: Console, stage: str, run: Any, data: Path, model: str, config: Any,
+         resume: bool) -> None:
+    """Run a stage; bad input is one line (exit 2), Ctrl-C says how to resume."""
+    from chestx_reasoner.logging_setup import quiet_transformers
+    from chestx_reasoner.train.sft import TrainError
+
+    quiet_transformers(logging.getLogger().level <= logging.DEBUG)
+    try:
+        result = run(data, model, config, resume=resume)
+    except (TrainError, RecordError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        console.print(f"interrupted; checkpoints are kept in {config.output_dir}: rerun with "
+                      "--resume to continue from the last one")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
+    loss = f"; loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""
+    resumed = f" (resumed from {Path(result.resumed_from).name})" if result.resumed_from else ""
+    console.print(f"{stage}: {result.global_step} steps{resumed}{loss}; "
+                  f"data: {result.data.describe()}")
+    console.print(f"saved to {result.out} (use --model hf:{result.out})")
+
+
+def _config(cls: type, **fields: Any) -> Any:
+    """The config with only the options the user gave; a bad combination fails on one line."""
+    try:
+        return cls(**{key: value for key, value in fields.items() if value is not None})
+    except ValueError as exc:
+        _fail(" ".join(str(exc).split()))
+
+
+@train_app.command("sft")
+def sft_command(
+    data: DataOption,
+    model: Annotated[str, typer.Option(
+        "--model", help="Checkpoint to start from: hf:PATH_OR_ID or a folder "
+        "(`chestx model init --out DIR` makes a small one).")],
+    out: OutOption,
+    answer_only_ratio: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of answer-only examples (the paper mixes both): 0 = "
+        "chains only, 1 = answers only.")] = 0.5,
+    epochs: Annotated[float | None, typer.Option(
+        min=0.0, help="Passes over the data (default 3).")] = None,
+    lr: Annotated[float | None, typer.Option(
+        min=0.0, help="Peak learning rate (default 2e-5).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per device per "
+                                                   "step (default 8).")] = None,
+    grad_accum: Annotated[int | None, typer.Option(min=1, help="Gradient accumulation "
+                                                   "steps (default 1).")] = None,
+    lora: Annotated[bool, typer.Option(
+        "--lora", help="LoRA on the language model's attention/MLP projections; merged into "
+        "the saved model.")] = False,
+    max_steps: MaxStepsOption = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from the last checkpoint in OUT.")] = False,
+    image_root: ImageRootOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the data mix, shuffling and init.")] = 42,
+) -> None:
+    """Supervised fine-tuning on reasoning chains and answer-only data.
+
+    Each mined item with a kept chain becomes a `<think>…</think><answer>…</answer>` target;
+    answer-only copies (`<answer>…</answer>`) make up --answer-only-ratio of the examples. The
+    loss is on the assistant turn only. bf16 and gradient checkpointing on a GPU, float32 on
+    a CPU.
+    """
+    from chestx_reasoner.train.configs import ChestXSFTConfig
+    from chestx_reasoner.train.sft import run_sft
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    _check_paths(data, out, image_root)
+    config = _config(ChestXSFTConfig, output_dir=str(out), answer_only_ratio=answer_only_ratio,
+                     num_train_epochs=epochs, learning_rate=lr,
+                     per_device_train_batch_size=batch_size,
+                     gradient_accumulation_steps=grad_accum, use_lora=lora, max_steps=max_steps,
+                     image_root=str(image_root) if image_root else None, seed=seed)
+    _run(console, "SFT", run_sft, data, model, config, resume)
+
+
+@train_app.command("grpo")
+def grpo_command(
+    data: DataOption,
+    model: Annotated[str, typer.Option(
+        "--model", help="The SFT output to start from (hf:DIR or DIR).")],
+    out: OutOption,
+    num_generations: Annotated[int, typer.Option(
+        min=2, help="Completions per prompt (the GRPO group; paper: 8).")] = 8,
+    beta: Annotated[float, typer.Option(min=0.0, help="KL coefficient (paper: 1e-3).")] = 0.001,
+    lr: Annotated[float, typer.Option(min=0.0, help="Learning rate (paper: 5e-7).")] = 5e-7,
+    reward_weights: Annotated[str, typer.Option(
+        help="Weights F,O,P of the format, outcome and process rewards.")] = "1,1,1",
+    use_vllm: Annotated[bool, typer.Option(
+        "--use-vllm", help="Generate with vLLM (must be installed; CUDA only).")] = False,
+    max_steps: MaxStepsOption = None,
+    max_completion_length: Annotated[int, typer.Option(
+        min=1, help="Longest completion in tokens.")] = 512,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from the last checkpoint in OUT.")] = False,
+    image_root: ImageRootOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of sampling and shuffling.")] = 42,
+) -> None:
+    """GRPO with format, outcome and process rewards.
+
+    Each step samples --num-generations completions for a prompt and rewards them: format
+    (`<think>` then `<answer>`), outcome (the answer as `chestx score` grades it) and process
+    (the reasoning's factuality against the report, paid only for a right answer). Each
+    reward's mean is logged per step as rewards/<name>_reward/mean.
+    """
+    from chestx_reasoner.train.configs import ChestXGRPOConfig
+    from chestx_reasoner.train.grpo import parse_weights, require_vllm, run_grpo
+    from chestx_reasoner.train.sft import TrainError
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    _check_paths(data, out, image_root)
+    try:
+        weights = parse_weights(reward_weights)
+        if use_vllm:
+            require_vllm()
+    except TrainError as exc:
+        _fail(str(exc))
+    config = _config(ChestXGRPOConfig, output_dir=str(out), num_generations=num_generations,
+                     per_device_train_batch_size=num_generations, beta=beta, learning_rate=lr,
+                     reward_weights=weights, use_vllm=use_vllm, max_steps=max_steps,
+                     max_completion_length=max_completion_length,
+                     image_root=str(image_root) if image_root else None, seed=seed)
+    _run(console, "GRPO", run_grpo, data, model, config, resume)

@@ -1,0 +1,173 @@
+"""Stage 1: supervised fine-tuning on mined reasoning chains mixed with answer-only targets.
+
+TRL path: `SFTTrainer` with a conversational prompt/completion dataset carrying an `images`
+column. For such data TRL 1.16 uses `DataCollatorForVisionLanguageModeling._collate_prompt_
+completion`: it renders prompt and completion with the processor's chat template, processes the
+images on the fly, keeps Qwen2-VL's `mm_token_type_ids`, and with `completion_only_loss` (on by
+default for prompt/completion data) sets every prompt label to -100, so the loss is on the
+assistant turn alone. That needs no `{% generation %}` markers in the chat template (which the
+`messages` + `assistant_only_loss` path would, and our tiny template has none). Packing and
+padding-free batching are refused by TRL for image data and stay off.
+
+Reads top to bottom like open-r1's `sft.py`: data, model, trainer, train, save. The output folder
+holds the model (LoRA merged) and processor at its root, so `chestx predict --model hf:OUT`
+loads it; checkpoints live in `OUT/checkpoint-N` for `--resume`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chestx_reasoner.train.configs import LORA_TARGETS, ChestXSFTConfig
+from chestx_reasoner.train.data import DataSummary, build_sft_dataset
+
+log = logging.getLogger(__name__)
+
+
+class TrainError(ValueError):
+    """Bad input to a training run (model, output folder, options); the message is one line."""
+
+
+@dataclass(slots=True)
+class TrainResult:
+    """What a run did: where it saved, how far it got, its logs."""
+
+    out: Path
+    global_step: int
+    data: DataSummary
+    resumed_from: str | None = None
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- shared by both stages ------------------------------------------------------------------
+
+
+def model_path(spec: str) -> str:
+    """A folder or hub id from a model spec: `hf:PATH_OR_ID` or a bare path.
+
+    >>> model_path("hf:runs/sft"), model_path("runs/sft")
+    ('runs/sft', 'runs/sft')
+    """
+    kind, sep, rest = spec.partition(":")
+    if sep and kind == "hf":
+        return rest
+    if kind in {"openai", "tiny", "random", "reference"} and not Path(spec).exists():
+        raise TrainError(f"cannot train {spec!r}: give a checkpoint as hf:DIR (make a small one "
+                         "with `chestx model init --out DIR`)")
+    return spec
+
+
+def load_trainable(spec: str, *, allow_download: bool = False) -> tuple[Any, Any]:
+    """(model, processor) to train: float32 on a CPU, the checkpoint's dtype on a GPU (bf16 for
+    Qwen2-VL releases), placed by the Trainer (no device_map)."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from chestx_reasoner.models.processor import load_processor
+
+    path = model_path(spec)
+    if not path:
+        raise TrainError("--model needs a folder or a hub id, e.g. hf:runs/tiny")
+    local_only = Path(path).is_dir() or not allow_download
+    try:
+        processor = load_processor(path, local_only=local_only)
+        model = AutoModelForImageTextToText.from_pretrained(
+            path, local_files_only=local_only,
+            dtype="auto" if torch.cuda.is_available() else torch.float32)
+    except (OSError, ValueError) as error:
+        if not Path(path).is_dir():
+            raise TrainError(f"{path}: not a local folder and not in the Hugging Face cache "
+                             "(--model)") from error
+        why = " ".join(str(error).split())[:300]
+        raise TrainError(f"{path}: not a loadable image-text checkpoint ({why})") from error
+    return model, processor
+
+
+def checkpoint_to_resume(out: Path, resume: bool) -> str | None:
+    """The last `checkpoint-N` in OUT when resuming; refuses to train over one otherwise."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    if last and not resume:
+        raise TrainError(f"{out} holds checkpoints of an earlier run ({Path(last).name}); pass "
+                         "--resume to continue it, or choose another --out")
+    if resume and not last:
+        log.warning("--resume: no checkpoint in %s, starting from the beginning", out)
+    return last if resume else None
+
+
+def save_trained(trainer: Any, processor: Any, out: Path, card: dict[str, Any]) -> None:
+    """Model (LoRA adapters merged in) and processor at OUT's root, plus a card and the logs."""
+    from peft import PeftModel
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(model, PeftModel):
+        # Merged weights load with plain Transformers (hf:OUT); under ZeRO-3/FSDP, gather the
+        # adapters first (`accelerate merge-weights`), as this merge needs full parameters.
+        if trainer.accelerator.is_main_process:
+            merged = model.merge_and_unload()
+            _enable_cache(merged)
+            merged.save_pretrained(out)
+    else:
+        _enable_cache(model)
+        trainer.save_model(str(out))
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(out)
+        history = trainer.state.log_history
+        (out / "log_history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        card = {**card, "global_step": trainer.state.global_step}
+        (out / "chestx_train.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+
+
+def _enable_cache(model: Any) -> None:
+    """Generation is fast again after training switched the KV cache off for checkpointing."""
+    text_config = model.config.get_text_config()
+    if hasattr(text_config, "use_cache"):
+        text_config.use_cache = True
+
+
+# --- SFT ------------------------------------------------------------------------------------
+
+
+def lora_config(config: ChestXSFTConfig) -> Any:
+    """LoRA on the language model's attention and MLP projections (vision tower frozen)."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=LORA_TARGETS,
+                      task_type="CAUSAL_LM")
+
+
+def make_sft_trainer(data: Path, model_spec: str, config: ChestXSFTConfig,
+                     ) -> tuple[Any, Any, DataSummary]:
+    """(SFTTrainer, processor, data summary), ready to train."""
+    from trl import SFTTrainer
+
+    dataset, summary = build_sft_dataset(
+        data, image_root=Path(config.image_root) if config.image_root else None,
+        answer_only_ratio=config.answer_only_ratio, seed=config.seed)
+    model, processor = load_trainable(model_spec)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
+                         processing_class=processor,
+                         peft_config=lora_config(config) if config.use_lora else None)
+    return trainer, processor, summary
+
+
+def run_sft(data: Path, model_spec: str, config: ChestXSFTConfig, *, resume: bool = False
+            ) -> TrainResult:
+    """Train, save to `config.output_dir`, and say what happened."""
+    out = Path(config.output_dir)
+    last = checkpoint_to_resume(out, resume)
+    trainer, processor, summary = make_sft_trainer(data, model_spec, config)
+    log.info("SFT data: %s", summary.describe())
+    trainer.train(resume_from_checkpoint=last)
+    card = {"made_by": "chestx train sft", "base_model": model_spec, "data": str(data),
+            "examples": summary.describe(), "lora": config.use_lora,
+            "answer_only_ratio": config.answer_only_ratio}
+    save_trained(trainer, processor, out, card)
+    return TrainResult(out, trainer.state.global_step, summary, last,
+                       list(trainer.state.log_history))
