@@ -112,6 +112,10 @@ def test_labels_cover_only_the_assistant_turn(data: tuple[Path, Path], tmp_path:
     rows = [dataset[i] for i in (0, len(dataset) - 1)]  # a reasoning and an answer-only one
     targets = [row["completion"][0]["content"][0]["text"] for row in rows]
     assert targets[0].startswith("<think>") and targets[1].startswith("<answer>")
+    # Each kind of target has its own instruction, so the two never compete for one prompt.
+    instructions = [row["prompt"][0]["content"][-1]["text"].splitlines()[-1] for row in rows]
+    assert instructions[0].startswith("Think step by step")
+    assert instructions[1].startswith("Give only")
     batch = trainer.data_collator([dataset[i] for i in (0, len(dataset) - 1)])
     assert {"mm_token_type_ids", "pixel_values", "image_grid_thw"} <= set(batch)
     assert rows[0]["prompt"][0]["content"][0]["text"] == "Prior study:"  # temporal first

@@ -27,6 +27,7 @@ ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 FORMAT_TOKENS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 _STEPS = "Think step by step inside <think></think>, one step per line, then give "
+_DIRECT = "Give only "
 _ANSWER_KIND = {
     "multi_open": "the findings present, separated by commas,",
 }
@@ -43,18 +44,23 @@ def options_text(options: Sequence[str]) -> str:
     return "\n".join(f"{letter}) {text}" for letter, text in zip(LETTERS, options, strict=False))
 
 
-def instruction(task: str) -> str:
-    """The output-format instruction (benchmark questions never contain one)."""
+def instruction(task: str, reasoning: bool = True) -> str:
+    """The output-format instruction (benchmark questions never contain one).
+
+    `reasoning=False` asks for the answer alone: the prompt of SFT's answer-only examples, so
+    that the two kinds of target never compete for the same prompt (a model trained on both
+    under one prompt learns to skip its reasoning).
+    """
     kind = _ANSWER_KIND.get(task, _DEFAULT_KIND)
-    return f"{_STEPS}{kind} inside <answer></answer>."
+    return f"{_STEPS if reasoning else _DIRECT}{kind} inside <answer></answer>."
 
 
-def user_text(item: dict[str, Any]) -> str:
+def user_text(item: dict[str, Any], reasoning: bool = True) -> str:
     """Question, options and instruction: the text of the user turn."""
     parts = [str(item["question"]).strip()]
     if item.get("options"):
         parts.append(options_text(item["options"]))
-    parts.append(instruction(str(item.get("task", ""))))
+    parts.append(instruction(str(item.get("task", "")), reasoning))
     return "\n".join(parts)
 
 
@@ -72,16 +78,16 @@ def image_parts(item: dict[str, Any], image: Callable[[int], ImagePart] | None =
 
 
 def build_messages(item: dict[str, Any], image: Callable[[int], ImagePart] | None = None,
-                   system: str | None = None) -> list[dict[str, Any]]:
+                   system: str | None = None, reasoning: bool = True) -> list[dict[str, Any]]:
     """The chat of one item: an optional system turn, then images and text in the user turn.
 
     `image(index)` makes the content part of image `index` ({"type": "image"} by default; the
-    OpenAI adapter returns an `image_url` part).
+    OpenAI adapter returns an `image_url` part). `reasoning=False`: the answer-only prompt.
     """
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
-    content = [*image_parts(item, image), {"type": "text", "text": user_text(item)}]
+    content = [*image_parts(item, image), {"type": "text", "text": user_text(item, reasoning)}]
     messages.append({"role": "user", "content": content})
     return messages
 

@@ -81,7 +81,8 @@ def mrope_section(head_dim: int) -> list[int]:
 def format_texts() -> list[str]:
     """The prompt scaffolding every example contains, so the tokenizer learns it whole."""
     texts = [SYSTEM_PROMPT, "system", "user", "assistant", *FORMAT_TOKENS]
-    texts += [instruction(task) for task in ("single", "multi_open")]
+    texts += [instruction(task, mode) for task in ("single", "multi_open")
+              for mode in (True, False)]
     texts += [label for labels in IMAGE_LABELS.values() for label in labels]
     texts += [f"Does this chest X-ray show {name}?" for name in FINDING_NAMES.values()]
     texts += [target_text(["step"], letter) for letter in "ABCD"]

@@ -7,8 +7,10 @@ merge message parts of different keys into one struct (an image part would gain 
 so the chat messages are built from the record at access time, never stored in Arrow.
 
 SFT examples are prompt/completion conversations: the user turn is `prompt.build_messages(item)`,
-the assistant turn `prompt.target_text(steps, answer)`, or `target_text([], answer)` for an
-answer-only copy. GRPO examples are prompt-only, with the columns the rewards read.
+the assistant turn `prompt.target_text(steps, answer)`; an answer-only copy pairs the
+answer-only prompt (`build_messages(item, reasoning=False)`) with `target_text([], answer)`, so
+the reasoning prompt is always answered with reasoning. GRPO examples are prompt-only, with
+the columns the rewards read.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from chestx_reasoner.jsonl import RecordError, iter_records, record_id
 from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
-from chestx_reasoner.models.prompt import build_messages, target_text
+from chestx_reasoner.models.prompt import THINK_OPEN, build_messages, target_text
 
 # Fields of a mined record an example needs (the rest stays in the file).
 ITEM_KEYS = ("id", "task", "question", "options", "answer", "report", "reasoning", "images")
@@ -156,7 +158,8 @@ def _sft_transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {"prompt": [], "completion": [], "images": []}
     for record, paths, target in zip(batch["record"], batch["image_paths"], batch["target"],
                                      strict=True):
-        out["prompt"].append(build_messages(json.loads(record)))
+        answer_only = not target.startswith(THINK_OPEN)  # its own prompt: answer alone
+        out["prompt"].append(build_messages(json.loads(record), reasoning=not answer_only))
         out["completion"].append([{"role": "assistant",
                                    "content": [{"type": "text", "text": target}]}])
         out["images"].append(_images(paths))
