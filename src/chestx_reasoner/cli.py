@@ -287,6 +287,23 @@ def _job_progress(console: Console, description: str, unit: str, where: Path,
         yield started, lambda k: progress.advance(task, k)
 
 
+@contextmanager
+def _job_errors(console: Console, out: Path, bad_input: tuple[type[BaseException], ...] = (),
+                interrupted: str | None = None) -> Iterator[None]:
+    """How every long job ends when it cannot finish: bad input (`bad_input`) on one line with
+    exit 2, Ctrl-C with what is kept and how to resume (exit 130), an OS error naming the file."""
+    try:
+        yield
+    except bad_input as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        console.print(interrupted or f"interrupted; finished items are kept in {out}: "
+                      "rerun to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+
+
 # ---------------------------------------------------------------------------------------------
 # stubs for later stages
 

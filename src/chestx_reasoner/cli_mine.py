@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, Engine, _fail, _job_progress, _require_llm, app
+from chestx_reasoner.cli import Engine, _fail, _job_errors, _job_progress, _require_llm, app
 from chestx_reasoner.jsonl import RecordError
 
 
@@ -44,7 +44,7 @@ def mine_command(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
         _fail("--out must be a different file from --bench")
-    try:
+    with _job_errors(console, out, (RecordError,)):
         check_items(bench, limit)
         if backend is Engine.llm:
             _require_llm("--backend", llm_url, llm_model)
@@ -62,13 +62,6 @@ def mine_command(
                 started, advance):
             summary = mine_file(bench, out, miner, limit=limit, on_start=started,
                                 progress=advance)
-    except RecordError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        console.print(f"interrupted; finished items are kept in {out}: rerun to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "nothing new"
     console.print(f"mined {summary.items} items in {summary.seconds:.1f} s "
                   f"({summary.rate:.0f} items/s): {counts}")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _fail, _job_progress, app
+from chestx_reasoner.cli import GROUP_HELP, _fail, _job_errors, _job_progress, app
 from chestx_reasoner.jsonl import RecordError
 
 model_app = typer.Typer(help=GROUP_HELP["model"], no_args_is_help=True)
@@ -107,7 +107,7 @@ def predict_command(
                           api_key_env=api_key_env, concurrency=concurrency,
                           cache_path=cache or out.with_suffix(".cache.sqlite"), seed=seed)
     quiet_transformers(logging.getLogger().level <= logging.DEBUG)
-    try:
+    with _job_errors(console, out, (RecordError, ModelLoadError, UnknownNameError)):
         check_samples(bench, limit)  # bad input fails before a model is loaded
         with console.status(f"loading {model}"):
             adapter = load_model(model, options)
@@ -115,13 +115,6 @@ def predict_command(
                 started, advance):
             summary = predict_file(bench, out, adapter, settings, image_root=image_root,
                                    limit=limit, on_start=started, progress=advance)
-    except (RecordError, ModelLoadError, UnknownNameError) as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        console.print(f"interrupted; finished items are kept in {out}: rerun to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
     console.print(f"predicted {summary.predicted} items in {summary.seconds:.1f} s "
                   f"({summary.rate:.1f} items/s) with {adapter.name}"

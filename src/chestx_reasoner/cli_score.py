@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 
 from chestx_reasoner.cli import (
-    EXIT_INTERRUPTED,
     Engine,
     _fail,
+    _job_errors,
     _job_progress,
     _require_llm,
     _table_width,
@@ -52,16 +52,12 @@ def score_command(
         from chestx_reasoner.scoring.judge_rules import RulesJudge
 
         judge_impl = RulesJudge()
-    try:
-        with _job_progress(console, f"scoring ({judge.value} judge)", "items",
-                           out / "items.jsonl") as (started, advance):
-            run, summary = score_file(predictions, out, judge_impl, on_start=started,
-                                      progress=advance, html=html)
-    except KeyboardInterrupt:
-        console.print(f"interrupted; scored items are kept in {out}: rerun to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+    kept = f"interrupted; scored items are kept in {out}: rerun to resume"
+    with _job_errors(console, out, interrupted=kept), _job_progress(
+            console, f"scoring ({judge.value} judge)", "items", out / "items.jsonl") as (
+            started, advance):
+        run, summary = score_file(predictions, out, judge_impl, on_start=started,
+                                  progress=advance, html=html)
     for line in run.malformed:
         console.print(f"skipped {line}")
     console.print(f"scored {run.scored} items in {run.seconds:.1f} s ({run.rate:.0f} items/s); "

@@ -136,6 +136,55 @@ def record_id(
     return text
 
 
+def read_checked(
+    path: str | os.PathLike[str], fields: Iterable[str], *, lists: Iterable[str] = (),
+    limit: int | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, record) of the first `limit` records, each checked for an id, the `fields` a job
+    needs and list values where `lists` says (absent counts as empty): one-line errors.
+
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "b.jsonl"
+    >>> _ = p.write_text('{"id": "a", "options": "A) x"}\\n')
+    >>> try:
+    ...     list(read_checked(p, ["options"], lists=["options"]))
+    ... except RecordError as error:
+    ...     print(str(error).split(":", 1)[1])
+    1: field 'options' must be a list
+    """
+    fields, lists = list(fields), list(lists)
+    for count, (line, record) in enumerate(iter_records(path), start=1):
+        if limit is not None and count > limit:
+            return
+        record_id(path, line, record)
+        require_fields(path, line, record, fields)
+        for key in lists:
+            if not isinstance(record.get(key, []), list):
+                raise RecordError(f"{path}:{line}: field {key!r} must be a list")
+        yield line, record
+
+
+def unique_ids(path: str | os.PathLike[str],
+               records: Iterable[tuple[int, dict[str, Any]]]) -> list[str]:
+    """All ids of (line, record) pairs, in order, raising RecordError on a repeated one."""
+    ids = UniqueIds(path)
+    for line, record in records:
+        ids.add(line, str(record["id"]))
+    return list(ids)
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of `size` items (the last may be shorter); itertools.batched is Python 3.12+."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class UniqueIds:
     """Remembers where each id was first seen, so a duplicate is reported with both lines.
 

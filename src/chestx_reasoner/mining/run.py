@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
+from chestx_reasoner.jsonl import ResumableWriter, batched, read_checked, unique_ids
 from chestx_reasoner.mining.rules import Chain, mine_rules
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report, status_of
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
+LISTS = ("options",)
 BATCH = 64
 
 
@@ -36,24 +37,12 @@ class MineSummary:
 
 def read_items(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Benchmark items, each checked for the fields mining needs (file:line errors)."""
-    for count, (line, record) in enumerate(iter_records(path), start=1):
-        if limit is not None and count > limit:
-            return
-        record_id(path, line, record)
-        for key in REQUIRED:
-            if key not in record:
-                raise RecordError(f"{path}:{line}: missing field {key!r}")
-        if not isinstance(record["options"], list):
-            raise RecordError(f"{path}:{line}: field 'options' must be a list")
-        yield record
+    return (record for _, record in read_checked(path, REQUIRED, lists=LISTS, limit=limit))
 
 
 def check_items(path: Path, limit: int | None = None) -> list[str]:
     """All ids, after checking every record and that no id repeats (before any work)."""
-    ids = UniqueIds(path)
-    for line, record in enumerate(read_items(path, limit), start=1):
-        ids.add(line, str(record["id"]))
-    return list(ids)
+    return unique_ids(path, read_checked(path, REQUIRED, lists=LISTS, limit=limit))
 
 
 class RulesBackend:
@@ -121,7 +110,7 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
         if on_start:
             on_start(len(todo), summary.already_done)
         pending = (item for item in read_items(bench, limit) if str(item["id"]) not in writer)
-        for batch in _batches(pending, BATCH):
+        for batch in batched(pending, BATCH):
             with_report = [item for item in batch if (item.get("report") or "").strip()]
             results = {r["id"]: r for r in backend.mine_batch(with_report)} if with_report \
                 else {}
@@ -137,12 +126,3 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
     return summary
 
 
-def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

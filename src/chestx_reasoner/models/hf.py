@@ -85,24 +85,21 @@ def _display_name(path: str) -> str:
     return local.resolve().name if local.is_dir() else path
 
 
-def load_hf(path: str, options: LoadOptions) -> HFModel:
-    """Model and processor from a folder (or the local HF cache, or the hub if allowed)."""
-    import torch
+def load_checkpoint(path: str, *, allow_download: bool, dtype: Any,
+                    device_map: str | None = None) -> tuple[Any, Any]:
+    """(model, processor) of an image-text checkpoint: a folder, else the local HF cache, else
+    the hub when `allow_download`; the one loader inference and training share."""
     from transformers import AutoModelForImageTextToText
 
     from chestx_reasoner.models.processor import load_processor
 
     if not path:
-        raise ModelLoadError("hf spec needs a folder or a hub id, e.g. hf:runs/sft")
-    local_only = Path(path).is_dir() or not options.allow_download
-    device = pick_device(options.device)
-    on_gpu = device.startswith("cuda")
+        raise ModelLoadError("a model needs a folder or a hub id, e.g. hf:runs/sft")
+    local_only = Path(path).is_dir() or not allow_download
     try:
         processor = load_processor(path, local_only=local_only)
         model = AutoModelForImageTextToText.from_pretrained(
-            path, local_files_only=local_only,
-            dtype=torch.bfloat16 if on_gpu else torch.float32,
-            device_map="auto" if device == "cuda" else None)
+            path, local_files_only=local_only, dtype=dtype, device_map=device_map)
     except (OSError, ValueError) as error:  # no or bad config.json / weights / tokenizer
         if Path(path).is_dir():
             why = " ".join(str(error).split())[:300]
@@ -110,6 +107,19 @@ def load_hf(path: str, options: LoadOptions) -> HFModel:
         raise ModelLoadError(
             f"{path}: not a local folder and not in the Hugging Face cache; pass "
             "--allow-download to fetch it from the hub") from error
+    return model, processor
+
+
+def load_hf(path: str, options: LoadOptions) -> HFModel:
+    """Model and processor from a folder (or the local HF cache, or the hub if allowed)."""
+    import torch
+
+    device = pick_device(options.device)
+    on_gpu = device.startswith("cuda")
+    model, processor = load_checkpoint(
+        path, allow_download=options.allow_download,
+        dtype=torch.bfloat16 if on_gpu else torch.float32,
+        device_map="auto" if device == "cuda" else None)
     if not (on_gpu and device == "cuda"):
         model = model.to(device)
     if options.max_pixels:

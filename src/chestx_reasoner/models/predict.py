@@ -13,18 +13,18 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
+from chestx_reasoner.jsonl import RecordError, ResumableWriter, batched, read_checked, unique_ids
 from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
 from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "question", "options", "answer")
-LIST_FIELDS = ("options", "images")
+LISTS = ("options", "images")
 _WARN_LIMIT = 10  # per-item warnings shown before they are only counted
 
 
@@ -43,25 +43,12 @@ class PredictSummary:
 
 def read_samples(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Benchmark items, each checked for what prediction needs (one-line file:line errors)."""
-    for count, (line, record) in enumerate(iter_records(path), start=1):
-        if limit is not None and count > limit:
-            return
-        record_id(path, line, record)
-        for key in REQUIRED:
-            if key not in record:
-                raise RecordError(f"{path}:{line}: missing field {key!r}")
-        for key in LIST_FIELDS:
-            if not isinstance(record.get(key, []), list):
-                raise RecordError(f"{path}:{line}: field {key!r} must be a list")
-        yield record
+    return (record for _, record in read_checked(path, REQUIRED, lists=LISTS, limit=limit))
 
 
 def check_samples(path: Path, limit: int | None = None) -> list[str]:
     """Every id, after checking all records and that none repeats, before any model work."""
-    ids = UniqueIds(path)
-    for line, record in enumerate(read_samples(path, limit), start=1):
-        ids.add(line, str(record["id"]))
-    return list(ids)
+    return unique_ids(path, read_checked(path, REQUIRED, lists=LISTS, limit=limit))
 
 
 def existing_model(out: Path) -> str | None:
@@ -115,17 +102,6 @@ def prepare(sample: dict[str, Any], root: Path, image_input: str,
     return item
 
 
-def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: GenerationSettings, *,
                  image_root: Path | None = None, limit: int | None = None,
                  on_start: Callable[[int, int], None] | None = None,
@@ -147,7 +123,7 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
         if on_start:
             on_start(len(todo), summary.already_done)
         pending = (s for s in read_samples(bench, limit) if str(s["id"]) not in writer)
-        for batch in _batches(pending, settings.batch_size):
+        for batch in batched(pending, settings.batch_size):
             prepared = [p for s in batch
                         if (p := prepare(s, root, model.image_input, skips)) is not None]
             outputs = model.predict(prepared, settings) if prepared else []

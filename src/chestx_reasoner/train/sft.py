@@ -65,26 +65,15 @@ def load_trainable(spec: str, *, allow_download: bool = False) -> tuple[Any, Any
     """(model, processor) to train: float32 on a CPU, the checkpoint's dtype on a GPU (bf16 for
     Qwen2-VL releases), placed by the Trainer (no device_map)."""
     import torch
-    from transformers import AutoModelForImageTextToText
 
-    from chestx_reasoner.models.processor import load_processor
+    from chestx_reasoner.models.base import ModelLoadError
+    from chestx_reasoner.models.hf import load_checkpoint
 
-    path = model_path(spec)
-    if not path:
-        raise TrainError("--model needs a folder or a hub id, e.g. hf:runs/tiny")
-    local_only = Path(path).is_dir() or not allow_download
     try:
-        processor = load_processor(path, local_only=local_only)
-        model = AutoModelForImageTextToText.from_pretrained(
-            path, local_files_only=local_only,
-            dtype="auto" if torch.cuda.is_available() else torch.float32)
-    except (OSError, ValueError) as error:
-        if not Path(path).is_dir():
-            raise TrainError(f"{path}: not a local folder and not in the Hugging Face cache "
-                             "(--model)") from error
-        why = " ".join(str(error).split())[:300]
-        raise TrainError(f"{path}: not a loadable image-text checkpoint ({why})") from error
-    return model, processor
+        return load_checkpoint(model_path(spec), allow_download=allow_download,
+                               dtype="auto" if torch.cuda.is_available() else torch.float32)
+    except ModelLoadError as error:
+        raise TrainError(f"{error} (--model)") from error
 
 
 def checkpoint_to_resume(out: Path, resume: bool) -> str | None:
