@@ -120,7 +120,7 @@ def load_hf(path: str, options: LoadOptions) -> HFModel:
         path, allow_download=options.allow_download,
         dtype=torch.bfloat16 if on_gpu else torch.float32,
         device_map="auto" if device == "cuda" else None)
-    if not (on_gpu and device == "cuda"):
+    if device != "cuda":  # "cuda" was placed by device_map; cpu and cuda:N move as a whole
         model = model.to(device)
     if options.max_pixels:
         size = getattr(getattr(processor, "image_processor", None), "size", None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +48,25 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.rint((values - low) * scale).astype(np.uint8)
 
 
+@contextmanager
+def _read_errors(path: Path) -> Iterator[None]:
+    """Any failure to read an image file becomes one ImageReadError line naming the file
+    (Pillow raises SyntaxError for some damaged PNGs)."""
+    try:
+        yield
+    except DatasetError as error:  # DICOM: already one line naming the file
+        raise ImageReadError(str(error)) from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        why = " ".join(str(error).split()) or type(error).__name__
+        raise ImageReadError(f"{path}: unreadable image ({why})") from error
+
+
 def load_image(path: str | Path) -> Image.Image:
     """The image as 8-bit RGB; raises FileNotFoundError if absent, ImageReadError if unreadable."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(path)
-    try:
+    with _read_errors(path):
         if _is_dicom(path):
             from chestx_reasoner.data.dicom import read_dicom_pixels
 
@@ -61,18 +76,11 @@ def load_image(path: str | Path) -> Image.Image:
             if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 return Image.fromarray(_to_uint8(np.asarray(image))).convert("RGB")
             return image.convert("RGB")
-    except DatasetError as error:
-        raise ImageReadError(str(error)) from error
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        why = " ".join(str(error).split()) or type(error).__name__
-        raise ImageReadError(f"{path}: unreadable image ({why})") from error
-
-
 def check_image(path: str | Path) -> None:
     """A cheap readability check for models that send files as they are (no decoding):
     the DICOM header, or Pillow's verify(); raises ImageReadError naming the file."""
     path = Path(path)
-    try:
+    with _read_errors(path):
         if _is_dicom(path):
             from chestx_reasoner.data.dicom import read_dicom_header
 
@@ -80,11 +88,6 @@ def check_image(path: str | Path) -> None:
             return
         with Image.open(path) as image:
             image.verify()
-    except DatasetError as error:
-        raise ImageReadError(str(error)) from error
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        why = " ".join(str(error).split()) or type(error).__name__
-        raise ImageReadError(f"{path}: unreadable image ({why})") from error
 
 
 def data_url(path: str | Path) -> str:
