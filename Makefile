@@ -20,29 +20,11 @@ $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt requirements
 
 install: $(STAMP)
 
-# Until the end-to-end demo exists (issue 10), the demo runs the stages built so far on a small
-# synthetic cohort: cohort + contact sheet, benchmark, mined chains, an untrained tiny model's
-# predictions scored beside the reference and random lines; and labels the examples.
-DEMO_PRED := demo-out/predictions
+# The whole pipeline end to end on the embedded synthetic cohort (`chestx demo --help`):
+# interrupt it at any point and run `make demo` again to resume.
+DEMO_ARGS ?=
 demo: $(STAMP)
-	@echo "chestx demo (the full pipeline) is not implemented yet: running the stages built so far."
-	$(BIN)/chestx synth --out demo-out/cohort --n 200 --seed 0 --preview 24
-	$(BIN)/chestx build --source synthetic --root demo-out/cohort --out demo-out/bench
-	$(BIN)/chestx mine --bench demo-out/bench/train.jsonl --out demo-out/bench/mined.jsonl
-	$(BIN)/chestx model init --out demo-out/tiny --data demo-out/bench/train.jsonl --overwrite
-	$(BIN)/chestx predict --bench demo-out/bench/test.jsonl --model hf:demo-out/tiny \
-	  --out $(DEMO_PRED)/tiny.jsonl --max-new-tokens 64 --device cpu
-	$(BIN)/chestx predict --bench demo-out/bench/test.jsonl --model reference \
-	  --out $(DEMO_PRED)/reference.jsonl
-	$(BIN)/chestx predict --bench demo-out/bench/test.jsonl --model random \
-	  --out $(DEMO_PRED)/random.jsonl
-	cat $(DEMO_PRED)/tiny.jsonl $(DEMO_PRED)/reference.jsonl $(DEMO_PRED)/random.jsonl \
-	  > $(DEMO_PRED)/all.jsonl
-	$(BIN)/chestx score --predictions $(DEMO_PRED)/all.jsonl --out demo-out/scored
-	$(BIN)/chestx label --reports examples/reports.jsonl --out demo-out/labels.jsonl
-	@echo "Cohort in demo-out/cohort (contact sheet: demo-out/cohort/preview.png),"
-	@echo "benchmark and mined chains in demo-out/bench, tiny model in demo-out/tiny,"
-	@echo "scores in demo-out/scored (report.html), labels in demo-out/labels.jsonl"
+	$(BIN)/chestx demo --out demo-out $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

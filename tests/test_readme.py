@@ -128,3 +128,74 @@ def test_train_commands_in_readme_run_for_a_few_steps(tmp_path, monkeypatch):
         assert result.exit_code == 0, (line, result.output)
     for run in ("sft", "grpo"):
         assert (tmp_path / "runs" / run / "model.safetensors").exists()
+
+
+def _judge_or_miner(miner):  # type: ignore[no-untyped-def]
+    """One fake OpenAI-compatible model for both the miner's passes and the judge's calls."""
+
+    def answer(request: dict):  # type: ignore[no-untyped-def]
+        text = request["messages"][-1]["content"]
+        if "Model steps:" in text:
+            return ("json", {"verdicts": [{"step": 0, "verdict": "supported", "evidence": "x"}]})
+        if "Reference reasoning:" in text:
+            return ("json", {"reference_findings": [
+                {"finding": "effusion", "status": "present", "recalled": True}],
+                "prediction_findings": [
+                {"finding": "effusion", "status": "present", "supported_by_report": True}]})
+        return miner(request)
+
+    return answer
+
+
+def test_real_data_commands_run_with_small_stand_ins(tmp_path, monkeypatch):
+    """The 'On real data' block, each line as written, with stand-ins: the synthetic cohort for
+    MIMIC-CXR-JPG + MS-CXR-T (it is written in their layout), CheXpert Plus's test fixture, the
+    tiny model for Qwen2-VL-7B, a local chat server for vLLM and the hosted judge, one step of
+    training without `accelerate launch` (its config must exist and parse), a few items."""
+    import yaml
+
+    from llm_server import FakeChatServer
+    from test_mining_llm import fake_model
+    from test_sources_chexpert_openi import make_plus
+
+    block = next(b for b in blocks("bash") if "--source mimic-cxr" in b)
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert [shlex.split(line)[0] for line in lines] == [
+        ".venv/bin/chestx", ".venv/bin/chestx", "accelerate", "accelerate", ".venv/bin/chestx",
+        ".venv/bin/chestx"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "zq-test-key")
+    runner = CliRunner()
+    made = runner.invoke(app, ["synth", "--out", "mimic-cxr-jpg", "--n", "60", "--seed", "1"])
+    assert made.exit_code == 0, made.output
+    (tmp_path / "chexpert-plus").mkdir()
+    make_plus(tmp_path / "chexpert-plus")
+    tiny = runner.invoke(app, ["model", "init", "--out", "tiny"])
+    assert tiny.exit_code == 0, tiny.output
+    extra = {"mine": ["--limit", "6"], "sft": ["--max-steps", "1"],
+             "grpo": ["--max-steps", "1", "--max-completion-length", "16"],
+             "predict": ["--limit", "4", "--max-new-tokens", "16"]}
+    with FakeChatServer(default=_judge_or_miner(fake_model())) as server:
+        for line in lines:
+            args = shlex.split(line)
+            if args[0] == "accelerate":
+                config = ROOT / args[args.index("--config_file") + 1]
+                assert isinstance(yaml.safe_load(config.read_text()), dict), config
+                args = args[args.index("chestx_reasoner.cli") + 1:]
+            else:
+                args = args[1:]
+            args = [f"hf:{tmp_path / 'tiny'}" if a == "hf:Qwen/Qwen2-VL-7B-Instruct" else a
+                    for a in args]
+            if "--llm-url" in args:
+                args[args.index("--llm-url") + 1] = server.url
+            stage = args[1] if args[0] == "train" else args[0]
+            result = runner.invoke(app, args + extra.get(stage, []))
+            assert result.exit_code == 0, (line, result.output[-2000:])
+        judged = [r for r in server.requests if "Model reasoning:" in
+                  r.json["messages"][-1]["content"]]
+        assert judged and all(r.headers["authorization"] == "Bearer zq-test-key" for r in judged)
+    stats = json.loads((tmp_path / "radrbench" / "manifest.json").read_text())
+    assert [s["name"] for s in stats["sources"]] == ["mimic-cxr", "ms-cxr-t", "chexpert-plus"]
+    assert (tmp_path / "runs" / "grpo" / "config.json").exists()
+    summary = json.loads((tmp_path / "scored" / "summary.json").read_text())
+    assert summary["models"]["grpo"]["overall"]["n"] == 4

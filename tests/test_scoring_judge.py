@@ -103,7 +103,8 @@ def test_cli_score_writes_the_contract_and_resumes(predictions: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "predictions.jsonl:4: invalid JSON" in result.stderr
     assert "predictions.jsonl:8: missing field 'answer'" in result.stderr
-    assert "duplicate id 'i0' for model 'bad' (first on line 1)" in result.stderr
+    assert "duplicate id 'i0' for model 'bad' (first at " in result.stderr
+    assert "predictions.jsonl:1)" in result.stderr
     assert "3 malformed lines" in result.stderr
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert len(items) == 20

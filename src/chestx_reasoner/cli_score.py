@@ -21,7 +21,8 @@ from chestx_reasoner.cli import (
 
 @app.command("score")
 def score_command(
-    predictions: Annotated[Path, typer.Option("--predictions", help="Prediction JSONL.")],
+    predictions: Annotated[list[Path], typer.Option(
+        "--predictions", help="Prediction JSONL; repeat to score several models together.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder; a rerun resumes it.")],
     judge: Annotated[Engine, typer.Option(help="rules (offline) or llm.")] = Engine.rules,
     llm_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server (llm).")
@@ -38,8 +39,9 @@ def score_command(
     from chestx_reasoner.scoring.score import score_file
 
     console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
-    if not predictions.is_file():
-        _fail(f"{predictions}: no such file")
+    for path in predictions:
+        if not path.is_file():
+            _fail(f"{path}: no such file (--predictions)")
     if judge is Engine.llm:
         _require_llm("--judge", llm_url, llm_model)
         from chestx_reasoner.llm.client import LLMSettings

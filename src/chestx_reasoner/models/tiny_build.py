@@ -9,6 +9,8 @@ folder loads back through `hf:DIR` like any checkpoint. Same data and seed give 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -192,12 +194,27 @@ def build_tiny(size_name: str = "tiny", data: Iterable[Path] = (), seed: int = 0
 
 def save_tiny(out: Path, model: Any, processor: Any, size_name: str, seed: int,
               data: Iterable[Path] = ()) -> Path:
-    """Save processor and model, plus a small card of how they were made."""
-    out.mkdir(parents=True, exist_ok=True)
-    processor.save_pretrained(out)
-    model.save_pretrained(out)
-    card = {"made_by": "chestx model init", "size": size_name, "seed": seed,
-            "shape": asdict(SIZES[size_name]), "tokenizer_data": [str(p) for p in data] or
-            ["synthetic cohort reports"], "parameters": sum(p.numel() for p in model.parameters())}
-    (out / "chestx_model.json").write_text(json.dumps(card, indent=2) + "\n")
+    """Save processor and model, plus a small card of how they were made.
+
+    Written into a sibling temporary folder that replaces OUT only when complete, so a crash
+    mid-save never leaves a folder that looks like a model but does not load.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        processor.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        card = {"made_by": "chestx model init", "size": size_name, "seed": seed,
+                "shape": asdict(SIZES[size_name]),
+                "tokenizer_data": [str(p) for p in data] or ["synthetic cohort reports"],
+                "parameters": sum(p.numel() for p in model.parameters())}
+        (tmp / "chestx_model.json").write_text(json.dumps(card, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out

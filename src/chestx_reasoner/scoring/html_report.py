@@ -9,12 +9,11 @@ which predicted statements the judge called supported or contradicted, next to t
 from __future__ import annotations
 
 import html
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from chestx_reasoner.jsonl import write_atomic
 from chestx_reasoner.scoring.stats import METRICS, task_sort_key
 
 VERDICTS = ("supported", "contradicted", "unsupported")
@@ -69,7 +68,10 @@ color:#57606a}.ev{font-size:12px;color:#57606a;margin-top:2px}
 .chip{display:inline-block;border:1px solid #d0d7de;border-radius:10px;padding:0 7px;margin:2px}
 details{padding:0 12px 8px}summary{cursor:pointer;color:#656d76;font-size:12px}
 pre{white-space:pre-wrap;font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px}
-.wide{overflow-x:auto}@media (max-width:1150px){.summary .ci{display:block}}
+.wide{overflow-x:auto}.qa.img{display:flex;gap:14px;align-items:flex-start}
+.thumbs{display:flex;gap:6px;flex:none}.thumbs figure{margin:0;text-align:center;font-size:11px;
+color:#656d76}.thumbs img{width:168px;height:168px;object-fit:cover;border-radius:4px;
+display:block;background:#000}@media (max-width:1150px){.summary .ci{display:block}}
 @media (max-width:900px){.cols{grid-template-columns:1fr}.cols>div+div{border-left:0;
 border-top:1px solid #e4e7eb}}
 """
@@ -265,8 +267,41 @@ def _findings(value: Any) -> str:
     return "".join(chips) or '<span class="muted">none</span>'
 
 
-def item_card(item: dict[str, Any]) -> str:
-    """Question and answers on top; predicted steps | reference chain | report side by side."""
+def thumbnail(path: Path, side: int = 336) -> str | None:
+    """An image as a small inline JPEG data URL (the page stays one file); None if unreadable."""
+    import base64
+    import io
+
+    from chestx_reasoner.models.images import ImageReadError, load_image
+
+    try:
+        image = load_image(path).convert("L")
+    except (ImageReadError, OSError):
+        return None
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=82)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _thumbs(item: dict[str, Any], image_root: Path | None) -> str:
+    """The item's images (temporal: prior, current), or '' when not asked for or not found."""
+    paths = _text_list(item.get("images"))
+    if image_root is None or not paths:
+        return ""
+    captions = ["prior", "current"] if len(paths) == 2 else [""] * len(paths)
+    figures = []
+    for path, caption in zip(paths, captions, strict=True):
+        url = thumbnail(Path(image_root) / path)
+        if url:
+            figures.append(f'<figure><img src="{url}" alt="{esc(path)}" title="{esc(path)}">'
+                           f"{esc(caption)}</figure>")
+    return f'<div class="thumbs">{"".join(figures)}</div>' if figures else ""
+
+
+def item_card(item: dict[str, Any], image_root: Path | None = None) -> str:
+    """Question and answers on top (with the images when `image_root` is given); predicted steps
+    | reference chain | report side by side."""
     correct, score = item.get("correct"), item.get("answer_score")
     if correct is True:
         badge = '<span class="tag ok">✓ correct</span>'
@@ -290,6 +325,7 @@ def item_card(item: dict[str, Any]) -> str:
             f'<div class="kf"><b>Predicted key findings:</b> {_findings(pred)}'
             f"<br><b>Reference key findings:</b> {_findings(gold)}</div>"
         )
+    thumbs = _thumbs(item, image_root)
     raw = item.get("prediction")
     if raw:
         raw = f"<details><summary>raw model output</summary><pre>{esc(raw)}</pre></details>"
@@ -298,9 +334,10 @@ def item_card(item: dict[str, Any]) -> str:
         f'<span class="tag">{esc(item.get("model") or "default")}</span>'
         f'<span class="tag">{esc(item.get("task"))}</span>{badge}'
         f'<span class="scores">{esc(scores)}</span></div>'
-        f'<div class="qa"><p class="q"><b>Q:</b> {esc(_question(item))}</p>{_options(item)}'
+        f'<div class="qa{" img" if thumbs else ""}">{thumbs}<div>'
+        f'<p class="q"><b>Q:</b> {esc(_question(item))}</p>{_options(item)}'
         f"<div><b>Answer:</b> {esc(_answer_text(item.get('answer')))} · <b>Parsed:</b> "
-        f"{esc(_answer_text(item.get('parsed_answer')))}</div></div>"
+        f"{esc(_answer_text(item.get('parsed_answer')))}</div></div></div>"
         f'<div class="cols"><div><h3>Model reasoning (judged)</h3>{_steps(item)}</div>'
         f"<div><h3>Reference chain</h3>{ref}</div>"
         f'<div><h3>Report</h3><div class="report">{esc(item.get("report"))}</div></div></div>'
@@ -316,44 +353,52 @@ def sample_items(items: list[dict[str, Any]], sample: int, seed: int) -> list[di
     )
 
 
-def render(summary: dict[str, Any], items: list[dict[str, Any]], sample: int, seed: int) -> str:
-    """The whole page as one string."""
-    models = list(summary.get("models", {}))
-    picked = sample_items(items, sample, seed)
-    legend = "".join(f'<span><span class="sw {v}"></span>{v}</span>' for v in VERDICTS)
+def page(title: str, body: str) -> str:
+    """A whole self-contained HTML page around `body`."""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>ChestX-Reasoner scores</title><style>{CSS}</style></head><body>"
-        "<h1>ChestX-Reasoner scoring report</h1>"
-        f'<p class="muted">{len(items)} items · {len(models)} model(s): {esc(", ".join(models))}'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>{body}</body></html>"
+    )
+
+
+def verdict_legend() -> str:
+    """The colour key of judged steps."""
+    legend = "".join(f'<span><span class="sw {v}"></span>{v}</span>' for v in VERDICTS)
+    return (f'<div class="legend"><b>Step verdicts:</b>{legend}<span class="muted">evidence '
+            "shown under each step and as its tooltip</span></div>")
+
+
+def metric_note(summary: dict[str, Any], n_items: int) -> str:
+    """What the page scores and how its intervals were made."""
+    models = list(summary.get("models", {}))
+    return (
+        f'<p class="muted">{n_items} items · {len(models)} model(s): {esc(", ".join(models))}'
         f" · tasks: {esc(', '.join(_tasks(summary)))}. Rc completeness, Rf factuality, "
         "Re effectiveness; RadRScore = (Rc + Rf + Re) / 3, defined only for items with a "
-        "reference chain. Intervals: seeded 95% percentile bootstrap.</p>"
+        "reference chain. Intervals: seeded 95% percentile bootstrap.</p>")
+
+
+def render(summary: dict[str, Any], items: list[dict[str, Any]], sample: int, seed: int) -> str:
+    """The whole page as one string."""
+    picked = sample_items(items, sample, seed)
+    return page("ChestX-Reasoner scores", (
+        "<h1>ChestX-Reasoner scoring report</h1>"
+        f"{metric_note(summary, len(items))}"
         f"<h2>Summary</h2>{summary_table(summary)}<h2>Accuracy and RadRScore by task</h2>"
         f"{charts(summary)}<h2>Judged reasoning: {len(picked)} sampled items (seed {seed})</h2>"
-        f'<div class="legend"><b>Step verdicts:</b>{legend}<span class="muted">evidence shown '
-        "under each step and as its tooltip</span></div>"
-        f"{''.join(map(item_card, picked))}</body></html>"
-    )
+        f"{verdict_legend()}{''.join(map(item_card, picked))}"))
+
+
+def write_page(path: Path, html_text: str) -> Path:
+    """Write a page atomically (a reader never sees half of it); return its path."""
+    write_atomic(path, html_text)
+    return Path(path)
 
 
 def write_report(
     out_dir: Path, summary: dict[str, Any], items: list[dict[str, Any]], sample: int = 40,
     seed: int = 0,
 ) -> Path:
-    """Write out_dir/report.html atomically (a reader never sees half a page); return its path."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "report.html"
-    page = render(summary, list(items), sample, seed)
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write out_dir/report.html; return its path."""
+    return write_page(Path(out_dir) / "report.html", render(summary, list(items), sample, seed))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,11 @@ class ScoreRun:
         return self.scored / self.seconds if self.seconds else 0.0
 
 
-def read_predictions(path: Path, malformed: list[str]) -> Iterator[dict[str, Any]]:
-    """Prediction records; a bad line is logged as `file:line: why`, counted and skipped."""
-    seen: dict[str, int] = {}
+def read_predictions(path: Path, malformed: list[str], seen: dict[str, str] | None = None
+                     ) -> Iterator[dict[str, Any]]:
+    """Prediction records; a bad line is logged as `file:line: why`, counted and skipped.
+    `seen` (key -> where first read) spans several files when they are scored together."""
+    seen = {} if seen is None else seen
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -64,9 +66,9 @@ def read_predictions(path: Path, malformed: list[str]) -> Iterator[dict[str, Any
             key = _key(record)
             if key in seen:
                 malformed.append(f"{path}:{number}: duplicate id {record['id']!r} for model "
-                                 f"{record['model']!r} (first on line {seen[key]})")
+                                 f"{record['model']!r} (first at {seen[key]})")
                 continue
-            seen[key] = number
+            seen[key] = f"{path}:{number}"
             yield record
 
 
@@ -104,21 +106,26 @@ def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any
             "question": record.get("question"), "options": record.get("options") or [],
             "answer": record["answer"], "prediction": record.get("prediction"),
             "report": record.get("report") or "",
+            "images": record.get("images") or [],
         })
     return out
 
 
-def score_file(predictions: Path, out_dir: Path, judge: Any,
+def score_file(predictions: Path | Sequence[Path], out_dir: Path, judge: Any,
                progress: Callable[[int], None] | None = None,
                on_start: Callable[[int, int], None] | None = None,
                html: bool = True) -> tuple[ScoreRun, dict[str, Any]]:
-    """Score every prediction not yet in OUT/items.jsonl, then write summary and report."""
+    """Score every prediction (of one file, or several: one per model) not yet in
+    OUT/items.jsonl, then write summary and report."""
     from chestx_reasoner.scoring.stats import summarize
 
     out_dir.mkdir(parents=True, exist_ok=True)
     run = ScoreRun()
     start = time.perf_counter()
-    records = list(read_predictions(predictions, run.malformed))
+    files = [predictions] if isinstance(predictions, str | Path) else list(predictions)
+    seen: dict[str, str] = {}
+    records = [record for path in files
+               for record in read_predictions(Path(path), run.malformed, seen)]
     with ResumableWriter(out_dir / "items.jsonl", id_key="key") as writer:
         todo = [r for r in records if _key(r) not in writer]
         run.already_done = len(records) - len(todo)

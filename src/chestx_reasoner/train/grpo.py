@@ -23,8 +23,10 @@ from chestx_reasoner.train.data import DataSummary, build_grpo_dataset
 from chestx_reasoner.train.sft import (
     TrainError,
     TrainResult,
+    add_callbacks,
     checkpoint_to_resume,
     load_trainable,
+    restore_weights,
     save_trained,
 )
 
@@ -78,7 +80,8 @@ def require_vllm() -> None:
                          "Transformers")
 
 
-def make_grpo_trainer(data: Path, model_spec: str, config: ChestXGRPOConfig
+def make_grpo_trainer(data: Path, model_spec: str, config: ChestXGRPOConfig,
+                      callbacks: list[Any] | None = None, resume_from: str | None = None,
                       ) -> tuple[Any, Any, DataSummary]:
     """(GRPOTrainer, processor, data summary), ready to train."""
     from trl import GRPOTrainer
@@ -90,17 +93,21 @@ def make_grpo_trainer(data: Path, model_spec: str, config: ChestXGRPOConfig
     dataset, summary = build_grpo_dataset(
         data, image_root=Path(config.image_root) if config.image_root else None)
     model, processor = load_trainable(model_spec)
+    # the reference model of the KL term is read from model_spec by TRL; only the policy resumes
+    restore_weights(model, resume_from)
     trainer = GRPOTrainer(model=model, reward_funcs=get_reward_funcs(config.reward_funcs),
                           args=config, train_dataset=dataset, processing_class=processor)
+    add_callbacks(trainer, callbacks)
     return trainer, processor, summary
 
 
-def run_grpo(data: Path, model_spec: str, config: ChestXGRPOConfig, *, resume: bool = False
-             ) -> TrainResult:
-    """Train, save to `config.output_dir` (loads as hf:OUT), and say what happened."""
+def run_grpo(data: Path, model_spec: str, config: ChestXGRPOConfig, *, resume: bool = False,
+             callbacks: list[Any] | None = None) -> TrainResult:
+    """Train, save to `config.output_dir` (loads as hf:OUT), and say what happened;
+    `callbacks` are Transformers `TrainerCallback`s that show progress."""
     out = Path(config.output_dir)
     last = checkpoint_to_resume(out, resume)
-    trainer, processor, summary = make_grpo_trainer(data, model_spec, config)
+    trainer, processor, summary = make_grpo_trainer(data, model_spec, config, callbacks, last)
     log.info("GRPO data: %d prompts (%d with a reference chain); rewards %s, weights %s",
              summary.items, summary.reasoning, config.reward_funcs, config.reward_weights)
     trainer.train(resume_from_checkpoint=last)

@@ -76,11 +76,51 @@ def load_trainable(spec: str, *, allow_download: bool = False) -> tuple[Any, Any
         raise TrainError(f"{error} (--model)") from error
 
 
-def checkpoint_to_resume(out: Path, resume: bool) -> str | None:
-    """The last `checkpoint-N` in OUT when resuming; refuses to train over one otherwise."""
-    from transformers.trainer_utils import get_last_checkpoint
+def complete_checkpoints(out: Path) -> list[Path]:
+    """OUT's `checkpoint-N` folders that finished saving, oldest first.
 
-    last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    The Trainer writes `trainer_state.json` last (after weights, optimizer and RNG state), so a
+    folder without a readable one was cut by a crash (kill -9 mid-save) and cannot be resumed.
+    """
+    found = []
+    for folder in out.glob("checkpoint-*") if out.is_dir() else ():
+        step = folder.name.removeprefix("checkpoint-")
+        if not (folder.is_dir() and step.isdigit()):
+            continue
+        try:
+            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("%s was not saved completely (killed mid-save?); skipped", folder)
+            continue
+        found.append((int(step), folder))
+    return [folder for _, folder in sorted(found)]
+
+
+def restore_weights(model: Any, checkpoint: str | None, use_lora: bool = False) -> None:
+    """Put a checkpoint's weights into `model` before the Trainer resumes from it.
+
+    Why: the Trainer's resume reads `model.safetensors` with `load_state_dict(strict=False)`,
+    but `save_pretrained` writes Qwen2-VL under its original key names (`model.embed_tokens…`,
+    `visual.…`), which differ from the module names (`model.language_model…`, `model.visual…`):
+    nothing matched, nothing was said, and training went on from the starting weights with the
+    restored optimizer. `from_pretrained` maps the names, so the weights come through it. LoRA
+    checkpoints hold adapters only, which PEFT's own resume restores.
+    """
+    if checkpoint is None or use_lora:
+        return
+    from chestx_reasoner.models.hf import load_checkpoint
+
+    dtype = next(model.parameters()).dtype
+    saved, _ = load_checkpoint(checkpoint, allow_download=False, dtype=dtype)
+    model.load_state_dict(saved.state_dict(), strict=True)
+    del saved
+
+
+def checkpoint_to_resume(out: Path, resume: bool) -> str | None:
+    """The last complete `checkpoint-N` in OUT when resuming; refuses to train over one
+    otherwise."""
+    checkpoints = complete_checkpoints(out)
+    last = str(checkpoints[-1]) if checkpoints else None
     if last and not resume:
         raise TrainError(f"{out} holds checkpoints of an earlier run ({Path(last).name}); pass "
                          "--resume to continue it, or choose another --out")
@@ -112,6 +152,19 @@ def save_trained(trainer: Any, processor: Any, out: Path, card: dict[str, Any]) 
         (out / "chestx_train.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
 
 
+def add_callbacks(trainer: Any, callbacks: list[Any] | None) -> None:
+    """Give the trainer our callbacks; they report progress, so the Trainer's own progress bar
+    and log printer go (two displays would fight over the terminal)."""
+    if not callbacks:
+        return
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+
+
 def _enable_cache(model: Any) -> None:
     """Generation is fast again after training switched the KV cache off for checkpointing."""
     text_config = model.config.get_text_config()
@@ -132,6 +185,7 @@ def lora_config(config: ChestXSFTConfig) -> Any:
 
 
 def make_sft_trainer(data: Path, model_spec: str, config: ChestXSFTConfig,
+                     callbacks: list[Any] | None = None, resume_from: str | None = None,
                      ) -> tuple[Any, Any, DataSummary]:
     """(SFTTrainer, processor, data summary), ready to train."""
     from trl import SFTTrainer
@@ -140,18 +194,21 @@ def make_sft_trainer(data: Path, model_spec: str, config: ChestXSFTConfig,
         data, image_root=Path(config.image_root) if config.image_root else None,
         answer_only_ratio=config.answer_only_ratio, seed=config.seed)
     model, processor = load_trainable(model_spec)
+    restore_weights(model, resume_from, config.use_lora)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
                          processing_class=processor,
                          peft_config=lora_config(config) if config.use_lora else None)
+    add_callbacks(trainer, callbacks)
     return trainer, processor, summary
 
 
-def run_sft(data: Path, model_spec: str, config: ChestXSFTConfig, *, resume: bool = False
-            ) -> TrainResult:
-    """Train, save to `config.output_dir`, and say what happened."""
+def run_sft(data: Path, model_spec: str, config: ChestXSFTConfig, *, resume: bool = False,
+            callbacks: list[Any] | None = None) -> TrainResult:
+    """Train, save to `config.output_dir`, and say what happened; `callbacks` are Transformers
+    `TrainerCallback`s that show progress (they replace the Trainer's progress bar)."""
     out = Path(config.output_dir)
     last = checkpoint_to_resume(out, resume)
-    trainer, processor, summary = make_sft_trainer(data, model_spec, config)
+    trainer, processor, summary = make_sft_trainer(data, model_spec, config, callbacks, last)
     log.info("SFT data: %s", summary.describe())
     trainer.train(resume_from_checkpoint=last)
     card = {"made_by": "chestx train sft", "base_model": model_spec, "data": str(data),

@@ -1,0 +1,174 @@
+"""Run the demo's stages in order under one progress display, resuming finished work.
+
+A stage is done when DIR/stages/<name>.json exists; it is written only after the stage
+returns, so a stage cut by Ctrl-C or kill -9 simply runs again, and resumes from its own
+outputs. DIR/demo.json pins the settings: a rerun with other settings is refused rather than
+mixing two runs in one folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from chestx_reasoner import __version__
+from chestx_reasoner.demo.plan import DemoPlan, DemoSettings, plan_for
+from chestx_reasoner.demo.stages import STAGES, DemoPaths, Stage
+from chestx_reasoner.jsonl import write_atomic
+
+SETTINGS_FILE = "demo.json"
+
+
+class DemoFolderError(ValueError):
+    """The folder holds something else: another demo's settings, or files that are not ours."""
+
+
+@dataclass
+class DemoResult:
+    paths: DemoPaths
+    plan: DemoPlan
+    ran: list[str] = field(default_factory=list)       # stages run this time
+    skipped: list[str] = field(default_factory=list)   # finished before
+    seconds: float = 0.0
+
+
+class _Rate(ProgressColumn):
+    """Items (or steps) per second, in the stage's own unit."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit") or ""
+        speed = task.finished_speed or task.speed
+        if not unit or task.total is None:
+            return Text("")
+        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s",
+                    style="progress.data.speed")
+
+
+class _StageBar:
+    """The `StageProgress` of one stage: a row of the shared display."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self.progress, self.task = progress, task
+
+    def start(self, total: int | None, done: int = 0) -> None:
+        self.progress.reset(self.task, total=total, completed=done)
+
+    def advance(self, k: int = 1) -> None:
+        self.progress.advance(self.task, k)
+
+    def status(self, text: str) -> None:
+        self.progress.update(self.task, status=text)
+
+
+def check_folder(paths: DemoPaths, settings: DemoSettings, overwrite: bool) -> None:
+    """Claim DIR for these settings, or refuse (DemoFolderError) when it holds another run;
+    `overwrite` empties it first."""
+    marker = paths.root / SETTINGS_FILE
+    if paths.root.exists() and not paths.root.is_dir():
+        raise DemoFolderError(f"{paths.root}: exists and is not a folder (--out)")
+    if overwrite and paths.root.is_dir():
+        shutil.rmtree(paths.root)
+    elif marker.is_file():
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8")).get("settings")
+        except ValueError:
+            previous = None
+        if previous != settings.to_dict():
+            raise DemoFolderError(
+                f"{paths.root} holds a demo with other settings ({_settings_text(previous)}); "
+                "rerun with those, pass --overwrite to start over, or choose another --out")
+    elif paths.root.is_dir() and any(paths.root.iterdir()):
+        raise DemoFolderError(f"{paths.root} is not empty and holds no demo; choose another "
+                              "--out (or pass --overwrite to replace its contents)")
+    paths.root.mkdir(parents=True, exist_ok=True)
+    write_atomic(marker, json.dumps({"settings": settings.to_dict(),
+                                     "chestx_reasoner": __version__}, indent=2) + "\n")
+
+
+def _settings_text(settings: Any) -> str:
+    if not isinstance(settings, dict):
+        return "unreadable"
+    return ", ".join(f"--{k} {v}" for k, v in settings.items())
+
+
+def _record_path(paths: DemoPaths, stage: Stage) -> Path:
+    return paths.stages / f"{stage.name.replace(' ', '-')}.json"
+
+
+def write_commands(paths: DemoPaths, plan: DemoPlan) -> Path:
+    """DIR/commands.sh: the `chestx` command each stage stands for, to rerun any by hand."""
+    lines = ["#!/usr/bin/env bash", "# The commands `chestx demo` ran, stage by stage "
+             "(same functions, same settings).", "set -euo pipefail"]
+    for stage in STAGES:
+        command = stage.command(paths, plan)
+        prefix = "" if command[0] == "chestx" else "# "
+        lines.append(f"{prefix}{shlex.join(command) if not prefix else ' '.join(command)}")
+    target = paths.root / "commands.sh"
+    write_atomic(target, "\n".join(lines) + "\n")
+    return target
+
+
+def run_demo(out: Path, settings: DemoSettings, console: Console, *,
+             overwrite: bool = False, verbose: bool = False) -> DemoResult:
+    """Run every stage not yet done; KeyboardInterrupt propagates after the display closes."""
+    from chestx_reasoner.logging_setup import quiet_transformers
+
+    quiet_transformers(verbose)
+    if not verbose:  # the stage lines say what the stages' INFO logs would
+        logging.getLogger("chestx_reasoner").setLevel(logging.WARNING)
+    paths = DemoPaths(Path(out))
+    check_folder(paths, settings, overwrite)
+    plan = plan_for(settings)
+    write_commands(paths, plan)
+    result = DemoResult(paths, plan)
+    console.print(f"[bold]chestx demo[/] → {paths.root}  ({plan.describe()})")
+    start = time.perf_counter()
+    columns = (TextColumn("{task.description:<22}"), BarColumn(bar_width=28),
+               MofNCompleteColumn(), _Rate(), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn(), TextColumn("[dim]{task.fields[status]}"))
+    with Progress(*columns, console=console, transient=False) as progress:
+        overall = progress.add_task("demo", total=len(STAGES), unit="", status="")
+        for number, stage in enumerate(STAGES, start=1):
+            record = _record_path(paths, stage)
+            if record.is_file():
+                result.skipped.append(stage.name)
+                progress.console.print(f"[green]✓[/] {stage.name:<22} done before: "
+                                       f"{json.loads(record.read_text())['result']}")
+                progress.advance(overall)
+                continue
+            progress.update(overall, description=f"demo {number}/{len(STAGES)}",
+                            status=stage.name)
+            task = progress.add_task(f"  {stage.name}", total=None, unit=stage.unit,
+                                     status="")
+            began = time.perf_counter()
+            line = stage.run(paths, plan, _StageBar(progress, task))
+            seconds = time.perf_counter() - began
+            write_atomic(record, json.dumps({"result": line, "seconds": round(seconds, 1)})
+                         + "\n")
+            progress.remove_task(task)
+            progress.console.print(f"[green]✓[/] {stage.name:<22} {line} [dim]({seconds:.0f} s)")
+            result.ran.append(stage.name)
+            progress.advance(overall)
+        progress.update(overall, status="finished")
+    result.seconds = time.perf_counter() - start
+    return result

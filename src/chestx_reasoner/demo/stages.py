@@ -1,0 +1,284 @@
+"""The demo's stages: each calls the same function its `chestx` command calls, nothing else.
+
+A stage knows the command line it stands for (written to DIR/commands.sh, so every step can be
+rerun by hand), runs, and returns a one-line result. Its outputs are its checkpoint: every
+runner below resumes (JSONL writers skip finished ids, training resumes from its last complete
+`checkpoint-N`, model init replaces its folder atomically), and the runner marks a stage done
+only after it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from chestx_reasoner.demo.plan import DemoPlan
+
+log = logging.getLogger(__name__)
+
+# The four lines of the final table: prediction file name -> model spec.
+BASELINES = ("random", "reference")
+TRAINED = ("tiny-sft", "tiny-sft-grpo")
+
+
+class StageProgress(Protocol):
+    """What a stage tells the display: its size, its steps, a short status (loss, rewards)."""
+
+    def start(self, total: int | None, done: int = 0) -> None: ...
+    def advance(self, k: int = 1) -> None: ...
+    def status(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    """Where every stage reads and writes, under the demo folder."""
+
+    root: Path
+
+    cohort = property(lambda self: self.root / "cohort")
+    bench = property(lambda self: self.root / "bench")
+    train_items = property(lambda self: self.bench / "train.jsonl")
+    test_items = property(lambda self: self.bench / "test.jsonl")
+    train_mined = property(lambda self: self.bench / "train-mined.jsonl")
+    test_mined = property(lambda self: self.bench / "test-mined.jsonl")
+    models = property(lambda self: self.root / "models")
+    scored = property(lambda self: self.root / "scored")
+    report = property(lambda self: self.root / "report.html")
+    stages = property(lambda self: self.root / "stages")
+
+    def model(self, name: str) -> Path:
+        return self.models / name
+
+    def predictions(self, name: str) -> Path:
+        return self.root / "predictions" / f"{name}.jsonl"
+
+    def spec(self, name: str) -> str:
+        """The `--model` of a prediction line: a baseline's name, or a trained folder."""
+        return name if name in BASELINES else f"hf:{self.model(name)}"
+
+
+Runner = Callable[[DemoPaths, DemoPlan, StageProgress], str]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    unit: str  # what the progress bar counts
+    command: Callable[[DemoPaths, DemoPlan], list[str]]
+    run: Runner
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def _synth(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.data.synth import settings_for, write_preview
+    from chestx_reasoner.data.synth.writer import synthesize
+
+    config = settings_for(paths.cohort, n=plan.settings.studies, seed=plan.settings.seed)
+    progress.start(config.n)
+    summary = synthesize(paths.cohort, config, progress=progress.advance)
+    write_preview(paths.cohort, 24, paths.cohort / "preview.png")
+    return (f"{summary.studies} studies of {summary.patients} patients, {summary.pairs} "
+            "prior/current pairs")
+
+
+def _build(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.bench.build import BuildConfig, SourceSpec, build_benchmark
+
+    progress.start(None)
+    manifest = build_benchmark([SourceSpec("synthetic", paths.cohort)], paths.bench,
+                               BuildConfig(seed=plan.settings.seed), progress=progress.status)
+    counts = manifest["counts"]
+    return f"{sum(counts['train'].values())} train and {sum(counts['test'].values())} test items"
+
+
+def _mine(split: str) -> Runner:
+    def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+        from chestx_reasoner.mining.run import RulesBackend, mine_file
+
+        items, out = (paths.train_items, paths.train_mined) if split == "train" else (
+            paths.test_items, paths.test_mined)
+        summary = mine_file(items, out, RulesBackend(seed=plan.settings.seed),
+                            on_start=lambda todo, done: progress.start(todo + done, done),
+                            progress=progress.advance)
+        return ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "resumed"
+
+    return run
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+def _init(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.models.tiny_build import build_tiny, save_tiny
+
+    progress.start(None)
+    progress.status("training the tokenizer")
+    model, processor = build_tiny("tiny", [paths.train_items], seed=plan.settings.seed)
+    save_tiny(paths.model("init"), model, processor, "tiny", plan.settings.seed,
+              [paths.train_items])
+    parameters = sum(p.numel() for p in model.parameters())
+    return (f"tiny Qwen2-VL, {parameters / 1e6:.2f} M parameters, vocabulary "
+            f"{len(processor.tokenizer)}")
+
+
+def _train_callback(progress: StageProgress, keys: dict[str, str]) -> Any:
+    """A TrainerCallback that moves the stage's bar per optimizer step and shows `keys`."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            progress.start(state.max_steps, state.global_step)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            progress.advance(1)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
+                   **kwargs: Any) -> None:
+            shown = [f"{label} {logs[key]:.3f}" for key, label in keys.items()
+                     if isinstance((logs or {}).get(key), int | float)]
+            if shown:
+                progress.status(" · ".join(shown))
+
+    return Progress()
+
+
+def _resume(out: Path) -> bool:
+    from chestx_reasoner.train.sft import complete_checkpoints
+
+    return bool(complete_checkpoints(out))
+
+
+def _sft(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.train.configs import ChestXSFTConfig
+    from chestx_reasoner.train.sft import run_sft
+
+    out = paths.model("tiny-sft")
+    config = ChestXSFTConfig(
+        output_dir=str(out), max_steps=plan.sft_steps, learning_rate=plan.sft_lr,
+        per_device_train_batch_size=plan.sft_batch_size,
+        answer_only_ratio=plan.answer_only_ratio, seed=plan.settings.seed,
+        save_steps=plan.save_steps, save_total_limit=2, report_to="none")
+    result = run_sft(paths.train_mined, f"hf:{paths.model('init')}", config,
+                     resume=_resume(out), callbacks=[_train_callback(progress, {"loss": "loss"})])
+    losses = [e["loss"] for e in result.log_history if "loss" in e]
+    return (f"{result.global_step} steps, loss {losses[0]:.2f} -> {losses[-1]:.2f}; "
+            f"{result.data.describe()}") if losses else f"{result.global_step} steps"
+
+
+REWARD_KEYS = {f"rewards/{name}_reward/mean": name for name in ("format", "outcome", "process")}
+
+
+def _grpo(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.train.configs import ChestXGRPOConfig
+    from chestx_reasoner.train.grpo import run_grpo
+
+    out = paths.model("tiny-sft-grpo")
+    config = ChestXGRPOConfig(
+        output_dir=str(out), max_steps=plan.grpo_steps, learning_rate=plan.grpo_lr,
+        num_generations=plan.grpo_generations,
+        per_device_train_batch_size=plan.grpo_generations,
+        max_completion_length=plan.grpo_completion_tokens, seed=plan.settings.seed,
+        save_steps=plan.save_steps, save_total_limit=2, report_to="none")
+    result = run_grpo(paths.train_mined, f"hf:{paths.model('tiny-sft')}", config,
+                      resume=_resume(out), callbacks=[_train_callback(progress, REWARD_KEYS)])
+    means = []
+    for key, name in REWARD_KEYS.items():
+        values = [e[key] for e in result.log_history if key in e]
+        if values:
+            means.append(f"{name} {sum(values) / len(values):.2f}")
+    return f"{result.global_step} steps; mean rewards " + ", ".join(means)
+
+
+def _predict(name: str) -> Runner:
+    def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+        from chestx_reasoner.models import LoadOptions, load_model
+        from chestx_reasoner.models.base import GenerationSettings
+        from chestx_reasoner.models.predict import predict_file
+
+        settings = GenerationSettings(max_new_tokens=plan.predict_tokens, temperature=0.0,
+                                      seed=plan.settings.seed,
+                                      batch_size=plan.predict_batch_size)
+        progress.start(None)
+        progress.status(f"loading {name}")
+        adapter = load_model(paths.spec(name), LoadOptions(device="cpu",
+                                                           seed=plan.settings.seed))
+        summary = predict_file(paths.test_mined, paths.predictions(name), adapter, settings,
+                               on_start=lambda todo, done: progress.start(todo + done, done),
+                               progress=progress.advance)
+        return f"{summary.predicted} items, {summary.rate:.1f} items/s"
+
+    return run
+
+
+def _score(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.scoring.judge_rules import RulesJudge
+    from chestx_reasoner.scoring.score import score_file
+
+    files = [paths.predictions(name) for name in (*BASELINES, *TRAINED)]
+    run, _ = score_file(files, paths.scored, RulesJudge(),
+                        on_start=lambda todo, done: progress.start(todo + done, done),
+                        progress=progress.advance)
+    return f"{run.scored + run.already_done} predictions scored by the offline judge"
+
+
+def _report(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.demo.report import write_demo_report
+
+    progress.start(None)
+    write_demo_report(paths, plan)
+    return str(paths.report)
+
+
+# --- the equivalent command lines ------------------------------------------------------------
+
+
+def _cmd(*parts: object) -> list[str]:
+    return ["chestx", *(str(p) for p in parts)]
+
+
+def _predict_cmd(name: str) -> Callable[[DemoPaths, DemoPlan], list[str]]:
+    return lambda p, plan: _cmd(
+        "predict", "--bench", p.test_mined, "--model", p.spec(name), "--out",
+        p.predictions(name), "--max-new-tokens", plan.predict_tokens, "--batch-size",
+        plan.predict_batch_size, "--seed", plan.settings.seed, "--device", "cpu")
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("synth", "studies", lambda p, plan: _cmd(
+        "synth", "--out", p.cohort, "--n", plan.settings.studies, "--seed", plan.settings.seed,
+        "--preview", 24), _synth),
+    Stage("build", "", lambda p, plan: _cmd(
+        "build", "--source", "synthetic", "--root", p.cohort, "--out", p.bench, "--seed",
+        plan.settings.seed), _build),
+    Stage("mine train", "items", lambda p, plan: _cmd(
+        "mine", "--bench", p.train_items, "--out", p.train_mined, "--seed",
+        plan.settings.seed), _mine("train")),
+    Stage("mine test", "items", lambda p, plan: _cmd(
+        "mine", "--bench", p.test_items, "--out", p.test_mined, "--seed",
+        plan.settings.seed), _mine("test")),
+    Stage("model init", "", lambda p, plan: _cmd(
+        "model", "init", "--out", p.model("init"), "--data", p.train_items, "--seed",
+        plan.settings.seed, "--overwrite"), _init),
+    Stage("train sft", "steps", lambda p, plan: _cmd(
+        "train", "sft", "--data", p.train_mined, "--model", f"hf:{p.model('init')}", "--out",
+        p.model("tiny-sft"), "--max-steps", plan.sft_steps, "--lr", plan.sft_lr,
+        "--batch-size", plan.sft_batch_size, "--answer-only-ratio", plan.answer_only_ratio,
+        "--seed", plan.settings.seed, "--resume"), _sft),
+    Stage("train grpo", "steps", lambda p, plan: _cmd(
+        "train", "grpo", "--data", p.train_mined, "--model", f"hf:{p.model('tiny-sft')}",
+        "--out", p.model("tiny-sft-grpo"), "--max-steps", plan.grpo_steps, "--lr",
+        plan.grpo_lr, "--num-generations", plan.grpo_generations, "--max-completion-length",
+        plan.grpo_completion_tokens, "--seed", plan.settings.seed, "--resume"), _grpo),
+    *(Stage(f"predict {name}", "items", _predict_cmd(name), _predict(name))
+      for name in (*BASELINES, *TRAINED)),
+    Stage("score", "items", lambda p, plan: _cmd(
+        "score", *(part for name in (*BASELINES, *TRAINED)
+                   for part in ("--predictions", p.predictions(name))), "--out", p.scored),
+        _score),
+    Stage("report", "", lambda p, plan: ["(chestx demo writes DIR/report.html)"], _report),
+)

@@ -1,0 +1,175 @@
+"""`chestx demo`: the plan, the folder rules, and the whole chain run short, interrupted twice
+(Ctrl-C, then kill -9) and resumed, against an uninterrupted run with the same seed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import chestx_reasoner
+from chestx_reasoner.cli import app
+from chestx_reasoner.demo.plan import DemoSettings, plan_for
+from chestx_reasoner.demo.report import results_table
+from chestx_reasoner.demo.run import DemoFolderError, check_folder
+from chestx_reasoner.demo.stages import STAGES, DemoPaths
+
+# The short demo CI runs, as the README shows it: every stage, a few dozen training steps.
+README_LINE = next(line for line in (Path(__file__).parents[1] / "README.md").read_text(
+    encoding="utf-8").splitlines() if line.startswith(".venv/bin/chestx demo "))
+_ARGS = shlex.split(README_LINE)[2:]
+SHORT = _ARGS[:_ARGS.index("--out")] + _ARGS[_ARGS.index("--out") + 2:]  # --out is the test's
+ENV = {**os.environ, "PYTHONPATH": str(Path(chestx_reasoner.__file__).parents[1]),
+       "COLUMNS": "120"}
+
+
+def test_plan_is_fixed_by_the_settings_and_grows_with_the_minutes() -> None:
+    short, long = plan_for(DemoSettings(1000, 3)), plan_for(DemoSettings(1000, 12))
+    assert plan_for(DemoSettings(1000, 3)) == short
+    assert long.sft_steps > short.sft_steps > 0 and long.grpo_steps > short.grpo_steps > 0
+    assert short.save_steps >= 5
+    assert "SFT" in short.describe() and "GRPO" in short.describe()
+    tiny = plan_for(DemoSettings(100, 0.1))  # a budget smaller than the fixed stages
+    assert tiny.sft_steps >= 10 and tiny.grpo_steps >= 4
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--studies", "10"], "--studies must be at least 50"),
+    (["--minutes", "0"], "--minutes must be positive"),
+])
+def test_bad_settings_fail_on_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()
+
+
+def test_folder_is_claimed_for_one_set_of_settings(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "d")
+    check_folder(paths, DemoSettings(100, 1), overwrite=False)
+    check_folder(paths, DemoSettings(100, 1), overwrite=False)  # a rerun: same settings
+    with pytest.raises(DemoFolderError, match="--studies 100, --minutes 1"):
+        check_folder(paths, DemoSettings(200, 1), overwrite=False)
+    (paths.root / "stages").mkdir()
+    check_folder(paths, DemoSettings(200, 1), overwrite=True)  # starts over
+    assert not (paths.root / "stages").exists()
+    assert json.loads((paths.root / "demo.json").read_text())["settings"]["studies"] == 200
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(DemoFolderError, match="not empty and holds no demo"):
+        check_folder(DemoPaths(foreign), DemoSettings(100, 1), overwrite=False)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_every_stage_names_a_real_chestx_command(tmp_path: Path) -> None:
+    import typer
+
+    root = typer.main.get_command(app)
+    paths, plan = DemoPaths(tmp_path), plan_for(DemoSettings())
+    for stage in STAGES:
+        command = stage.command(paths, plan)
+        if command[0] != "chestx":
+            continue
+        words = [w for w in command[1:] if not w.startswith("-")][:2]
+        group = words[:2] if words[0] in ("model", "train") else words[:1]
+        target = root
+        for name in group:
+            target = target.commands[name]  # KeyError: no such command
+        options = {opt for param in target.params for opt in param.opts}
+        for option in (w for w in command if w.startswith("--")):
+            assert option in options, (stage.name, option)
+
+
+def _demo(out: Path, log: Path) -> subprocess.Popen:
+    handle = open(log, "a")  # noqa: SIM115 (closed by the caller's wait)
+    return subprocess.Popen([sys.executable, "-m", "chestx_reasoner", "demo", "--out", str(out),
+                             *SHORT], env=ENV, stdout=handle, stderr=handle, text=True)
+
+
+def _stop_when(proc: subprocess.Popen, ready: callable, sig: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the demo ended before it could be interrupted"
+    proc.send_signal(sig)
+    proc.wait(timeout=120)
+
+
+def _checkpoint(folder: Path) -> bool:
+    return any(folder.glob("checkpoint-*/trainer_state.json"))
+
+
+def _scored(out: Path) -> tuple[dict, list[dict]]:
+    summary = json.loads((out / "scored" / "summary.json").read_text())
+    items = [json.loads(line) for line in (out / "scored" / "items.jsonl").read_text().splitlines()]
+    return summary, sorted(items, key=lambda i: i["key"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
+def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_path: Path
+                                                                          ) -> None:
+    straight = tmp_path / "straight"
+    done = subprocess.run([sys.executable, "-m", "chestx_reasoner", "demo", "--out",
+                           str(straight), *SHORT], env=ENV, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "test set: accuracy by task and RadRScore" in done.stdout
+    for model in ("random", "reference", "tiny-sft", "tiny-sft-grpo"):
+        assert model in done.stdout
+    summary, items = _scored(straight)
+    assert list(summary["models"]) == ["random", "reference", "tiny-sft", "tiny-sft-grpo"]
+    assert summary["models"]["reference"]["overall"]["accuracy"] == 1.0
+    assert summary["models"]["tiny-sft"]["overall"]["radrscore"] is not None
+    page = (straight / "report.html").read_text()
+    for needle in ("SFT: training loss", "GRPO: mean reward per step", "data:image/jpeg;base64",
+                   'class="step ', "Pipeline", "chestx train sft", "tiny-sft-grpo"):
+        assert needle in page, needle
+    assert (straight / "commands.sh").read_text().count("chestx ") >= len(STAGES) - 1
+
+    rerun = subprocess.run([sys.executable, "-m", "chestx_reasoner", "demo", "--out",
+                            str(straight), *SHORT], env=ENV, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert rerun.stderr.count("done before:") == len(STAGES)
+    assert rerun.stdout == done.stdout  # the same table
+
+    cut, log = tmp_path / "cut", tmp_path / "cut.log"
+    proc = _demo(cut, log)  # Ctrl-C once SFT has saved a checkpoint
+    _stop_when(proc, lambda: _checkpoint(cut / "models" / "tiny-sft"), signal.SIGINT)
+    assert proc.returncode == 130, log.read_text()[-3000:]
+    assert "run the same command again to resume" in log.read_text()
+    proc = _demo(cut, log)  # kill -9 once GRPO has saved one
+    _stop_when(proc, lambda: _checkpoint(cut / "models" / "tiny-sft-grpo"), signal.SIGKILL)
+    resumed = subprocess.run([sys.executable, "-m", "chestx_reasoner", "demo", "--out", str(cut),
+                              *SHORT], env=ENV, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "done before" in resumed.stderr
+    assert resumed.stdout == done.stdout  # the same final table
+    cut_summary, cut_items = _scored(cut)
+    assert cut_summary == summary
+    assert [i["prediction"] for i in cut_items] == [i["prediction"] for i in items]
+
+
+def test_results_table_puts_models_across_and_metrics_down() -> None:
+    cell = {"n": 4, "accuracy": 0.5, "accuracy_ci": [0.25, 0.75], "radrscore": 0.4,
+            "radrscore_ci": [0.3, 0.5], "completeness": 0.1, "factuality": None,
+            "effectiveness": 0.2}
+    summary = {"models": {m: {"overall": cell, "by_task": {"binary": cell, "multi_open": cell}}
+                          for m in ("random", "tiny-sft")}}
+    console = Console(width=120, record=True)
+    console.print(results_table(summary))
+    text = console.export_text()
+    assert "random" in text and "tiny-sft" in text
+    assert "multi_open (F1)" in text and "0.50 [0.25-0.75]" in text
+    assert "Rf factuality" in text and " - " in text  # undefined metric shown as '-'
