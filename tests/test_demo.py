@@ -136,6 +136,7 @@ def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_pa
                    'class="step ', "Pipeline", "chestx train sft", "tiny-sft-grpo"):
         assert needle in page, needle
     assert (straight / "commands.sh").read_text().count("chestx ") >= len(STAGES) - 1
+    _screenshot_shows_table_chart_and_coloured_steps(straight / "report.html", tmp_path)
 
     rerun = subprocess.run([sys.executable, "-m", "chestx_reasoner", "demo", "--out",
                             str(straight), *SHORT], env=ENV, capture_output=True, text=True,
@@ -159,6 +160,22 @@ def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_pa
     cut_summary, cut_items = _scored(cut)
     assert cut_summary == summary
     assert [i["prediction"] for i in cut_items] == [i["prediction"] for i in items]
+
+
+def _screenshot_shows_table_chart_and_coloured_steps(page: Path, tmp_path: Path) -> None:
+    """The first 1400x2000 px of the page, as Chromium renders it (the README's screenshot),
+    hold the accuracy bars' blue and the background of judged steps (green, red or grey)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    from screenshot import find_browser, screenshot
+
+    if find_browser() is None:
+        return  # CI installs chromium; elsewhere the screenshot is checked by eye
+    from PIL import Image
+
+    with Image.open(screenshot(page, tmp_path / "shot.png", 1400, 2000)) as image:
+        colours = {rgb for _, rgb in image.convert("RGB").getcolors(maxcolors=1 << 22)}
+    assert (0x3B, 0x6F, 0xB6) in colours  # accuracy bars
+    assert colours & {(0xE9, 0xF7, 0xEC), (0xFD, 0xEC, 0xEA), (0xF1, 0xF2, 0xF4)}  # steps
 
 
 def test_results_table_puts_models_across_and_metrics_down() -> None:

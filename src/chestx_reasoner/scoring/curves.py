@@ -64,7 +64,7 @@ def _path(xy: list[tuple[float, float]], sx: Any, sy: Any) -> str:
 
 
 def line_chart(title: str, series: Sequence[Series], y_label: str,
-               y_range: tuple[float, float] | None = None, width: int = 430,
+               y_range: tuple[float, float] | None = None, width: int = 400,
                height: int = 250) -> str:
     """One SVG chart: each series raw (faded) plus its moving average (solid), with a legend."""
     drawn = [(name, colour, xy) for name, colour, xy in series if xy]
@@ -101,9 +101,9 @@ def line_chart(title: str, series: Sequence[Series], y_label: str,
                      f'<path d="{_path(smooth, sx, sy)}" stroke="{colour}" fill="none" '
                      f'stroke-width="2"><title>{esc(name)} (mean of {window})</title></path>')
         parts.append(f'<rect x="{legend_x}" y="27" width="12" height="4" fill="{colour}"/>'
-                     f'<text x="{legend_x + 16}" y="32" font-size="11">{esc(name)} '
-                     f"(last {smooth[-1][1]:.3g})</text>")
-        legend_x += 40 + 7 * (len(name) + 12)
+                     f'<text x="{legend_x + 16}" y="32" font-size="11">{esc(name)}'
+                     f"<title>last {smooth[-1][1]:.3g}</title></text>")
+        legend_x += 28 + 7 * len(name)
     return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
             f' role="img" aria-label="{esc(title)}">{"".join(parts)}</svg>')
 
