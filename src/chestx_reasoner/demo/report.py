@@ -32,9 +32,11 @@ CARDS_PER_TASK = 2
 
 def read_stage_records(paths: DemoPaths) -> dict[str, dict[str, Any]]:
     """What each finished stage recorded (result line, seconds), by stage name."""
+    from chestx_reasoner.demo.run import record_path
+
     records = {}
     for stage in STAGES:
-        path = paths.stages / f"{stage.name.replace(' ', '-')}.json"
+        path = record_path(paths, stage)
         if path.is_file():
             records[stage.name] = json.loads(path.read_text(encoding="utf-8"))
     return records

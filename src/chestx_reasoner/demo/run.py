@@ -111,7 +111,8 @@ def _settings_text(settings: Any) -> str:
     return ", ".join(f"--{k} {v}" for k, v in settings.items())
 
 
-def _record_path(paths: DemoPaths, stage: Stage) -> Path:
+def record_path(paths: DemoPaths, stage: Stage) -> Path:
+    """Where a finished stage's record (result line, seconds) is kept."""
     return paths.stages / f"{stage.name.replace(' ', '-')}.json"
 
 
@@ -149,7 +150,7 @@ def run_demo(out: Path, settings: DemoSettings, console: Console, *,
     with Progress(*columns, console=console, transient=False) as progress:
         overall = progress.add_task("demo", total=len(STAGES), unit="", status="")
         for number, stage in enumerate(STAGES, start=1):
-            record = _record_path(paths, stage)
+            record = record_path(paths, stage)
             if record.is_file():
                 result.skipped.append(stage.name)
                 progress.console.print(f"[green]✓[/] {stage.name:<22} done before: "
