@@ -49,7 +49,7 @@ def pick_cards(items: list[dict[str, Any]], model: str, seed: int,
     >>> rows = [{"model": "m", "task": t, "id": f"{t}{i}", "reference_steps": ["x"] if i else []}
     ...         for t in ("single", "binary") for i in range(3)]
     >>> [r["id"] for r in pick_cards(rows, "m", 0, per_task=1)]
-    ['binary2', 'single1']
+    ['binary2', 'single2']
     """
     rng = random.Random(seed)
     by_task: dict[str, list[dict[str, Any]]] = {}
