@@ -199,6 +199,11 @@ def test_negation_ends_at_its_clause() -> None:
 
     text = "There is no effusion, but increased density is seen at the left base."
     assert phrase_status("increased density at base of left lung", text) == "present"
+    # The connector opens the next clause and keeps its negation with it.
+    text = "The heart size is within normal limits, ruling out cardiomegaly."
+    assert phrase_status("moderate cardiomegaly", text) == "absent"
+    assert phrase_status("pleural effusion", "The angles are sharp, excluding pleural "
+                         "effusion, but the heart is enlarged.") == "absent"
 
 
 def test_option_discussion_is_read_as_one_unit() -> None:

@@ -144,10 +144,12 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     return "present" if _OBSERVED.search(clause) or words else None
 
 
-_CLAUSE = re.compile(r";|,\s*(?:and|but|while|whereas|although|though|however|instead|which|"
+# Clause breaks; the connector stays with the clause it opens ("…, ruling out cardiomegaly"
+# keeps its negation).
+_CLAUSE = re.compile(r";|,\s*(?=(?:and|but|while|whereas|although|though|however|instead|which|"
                      r"indicating|suggesting|consistent|likely|possibly|raising|confirming|"
-                     r"supporting|ruling|making|thus|thereby)\b|"
-                     r"\b(?:but|however|although|though|whereas|instead)\b|—|\s-\s", re.I)
+                     r"supporting|ruling|making|thus|thereby)\b)|"
+                     r"\b(?=(?:but|however|although|though|whereas|instead)\b)|—|\s-\s", re.I)
 
 
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
