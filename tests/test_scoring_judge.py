@@ -192,6 +192,11 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
             "There is no increased density at the left base.")
     assert phrase_status("increased density at base of left lung", text) == "absent"
     assert phrase_status("mild scoliosis", "We check the spine for mild scoliosis.") is None
+    # An imperative after a leading phrase is still a plan; "notice/observe X" reports X.
+    assert kind("In the provided X-ray images, look at the right base for calcified spots.") \
+        == "plan"
+    assert kind("On the frontal view, notice the interstitial markings are diffuse.") == \
+        "observation"
 
 
 def test_negation_ends_at_its_clause() -> None:
@@ -218,6 +223,13 @@ def test_option_discussion_is_read_as_one_unit() -> None:
             "Therefore the answer is A.")
     units = option_units(text, options)
     assert sorted(units) == [0, 1] and len(units[1]) == 2
+    # A plan line that recaps an option in parentheses closes the discussion: the
+    # observation after it is not that option's verdict.
+    recap = text.replace("Therefore the answer is A.",
+                         "Check for a retrocardiac lucency (Option A). Look for pleural bands "
+                         "(Options B and C). On the frontal view, the ribs are intact.")
+    units = option_units(recap, options)
+    assert len(units[1]) == 2 and not any("ribs" in s for u in units.values() for s in u)
     said = phrase_statuses(text, [("hiatal hernia", "present"),
                                   ("pleural thickening", "absent")], options)
     assert said == {"hiatal hernia": "present", "pleural thickening": "absent"}

@@ -36,6 +36,8 @@ _FRAMING = re.compile(
     r"requires)\b|(?:a\s+|the\s+)?(?:systematic|whole|complete|full)\s+(?:\w+\s+)?"
     r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b)", re.I)
 _PLAN_ANYWHERE = re.compile(
+    r"^[^,.]{0,60},\s*(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?(?:look|check|inspect|"
+    r"examine|review|scan|assess|evaluate|search|note whether)\b|"
     r"\b(?:we|i)\s+(?:will|should|need to|must|can)\s+(?:\w+\s+)?(?:examine|assess|check|evaluate|"
     r"look|inspect|review|consider|determine|analy[sz]e)\b|\bto (?:determine|identify|evaluate|"
     r"assess|analy[sz]e)\b.*\b(?:we|let's|i)\b|\b(?:is|are) (?:evaluated|assessed|examined|"
@@ -75,6 +77,8 @@ _CONCLUDE = re.compile(r"^\W*(?:in conclusion|in summary|therefore|thus|hence|ov
                        r"based on|considering|given (?:these|the)|after|upon|so\b|the (?:final |"
                        r"correct |best |most likely )?answer)", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+# A plan line that ends by naming its option(s): a recap of the method, not a discussion.
+_RECAP = re.compile(r"\(options?\s+[A-H](?:\s*(?:,|and|or)\s*[A-H])*\)\W*$", re.I)
 _LETTER_REF = re.compile(r"\b(?:option|choice)\s*\(?([A-H])\b\)?|^\W*\(?([A-H])\)\s|"
                          r"^\W*([A-H])[.:]\s|\(option ([A-H])\)", re.I)
 
@@ -177,6 +181,8 @@ def option_index(sentence: str, options: tuple[str, ...]) -> tuple[int | None, b
     """(the option a sentence opens or discusses, whether it closes discussions): an option
     referred to by letter, else the one option most of whose words it names; a concluding
     sentence, or one naming several options, closes the current discussion."""
+    if _RECAP.search(sentence) and kind(sentence) != "observation":
+        return None, True  # "Check for consolidation (Option C)." recaps the plan, opens nothing
     letter = letter_of(sentence)
     if letter is not None and "ABCDEFGH".index(letter) < len(options):
         return "ABCDEFGH".index(letter), bool(_CONCLUDE.search(sentence))
