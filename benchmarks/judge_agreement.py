@@ -69,6 +69,29 @@ def reference_value(judgment: dict, component: str) -> float | None:
     return judgment.get(component)
 
 
+def baseline_table(records: list[dict], scored: list[dict]) -> Table:
+    """What a judge has to beat: GPT-4o's verdicts against the outcome alone (1 when the
+    parsed answer is right), and our judge's agreement within right and within wrong answers,
+    where the outcome explains nothing."""
+    table = Table(title="baseline: the outcome alone, and ours with the outcome held fixed",
+                  title_justify="left")
+    for column in ("component", "outcome-only Pearson", "ours, right answers",
+                   "ours, wrong answers"):
+        table.add_column(column, justify="left" if column == "component" else "right")
+    for component in COMPONENTS:
+        rows = [(item[component], float(item["correct"]),
+                 reference_value(record["reference_judgment"], component))
+                for record, item in zip(records, scored, strict=True)
+                if item[component] is not None
+                and reference_value(record["reference_judgment"], component) is not None]
+        outcome, _ = correlations([o for _, o, _ in rows], [r for *_, r in rows])
+        right, _ = correlations([m for m, o, _ in rows if o], [r for _, o, r in rows if o])
+        wrong, _ = correlations([m for m, o, _ in rows if not o],
+                                [r for _, o, r in rows if not o])
+        table.add_row(component, f"{outcome:.3f}", f"{right:.3f}", f"{wrong:.3f}")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT)
@@ -126,6 +149,7 @@ def main() -> None:
                       f"{np.mean(ours):.3f}", f"{np.mean(ref):.3f}", f"{sp:.3f}", f"{ss:.3f}")
     console = Console()
     console.print(table)
+    console.print(baseline_table(records, scored))
     ranking = Table(title="model ranking per task by RadRScore (ours / GPT-4o)",
                     title_justify="left")
     for column in ("task", "ours", "GPT-4o", "same order"):

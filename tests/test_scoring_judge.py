@@ -263,13 +263,30 @@ def test_a_normal_heart_matches_no_cardiomegaly() -> None:
     assert related(heart, no_cardiomegaly)
 
 
-def test_steps_that_neither_match_nor_contradict_are_not_counted() -> None:
+def test_steps_that_name_no_reference_finding_follow_the_outcome() -> None:
     from chestx_reasoner.scoring.key_findings import effectiveness_of
 
     verdicts = [{"verdict": "unsupported"}, {"verdict": "supported"},
                 {"verdict": "contradicted"}, {"verdict": "supported"}]
-    assert effectiveness_of(verdicts) == 2 / 3
+    assert effectiveness_of(verdicts, right=True) == 3 / 4  # every step counts
+    assert effectiveness_of(verdicts, right=False) == 2 / 4
+    assert effectiveness_of(verdicts) == 2 / 3  # outcome unknown: left out, not guessed
     assert effectiveness_of([{"verdict": "unsupported"}]) == 0.0
+    assert effectiveness_of([{"verdict": "unsupported"}], right=True) == 1.0
+
+
+def test_an_introduction_counts_for_a_right_answer_and_against_a_wrong_one() -> None:
+    item = {"task": "single", "question": "Which finding?", "answer": "A",
+            "options": ["pleural effusion", "pneumothorax"],
+            "reasoning": ["A small left pleural effusion is seen.", "There is no pneumothorax.",
+                          "The answer is A."],
+            "report": "Small left pleural effusion. No pneumothorax."}
+    steps = ["Let us review the chest radiograph.", "A left pleural effusion is present.",
+             "The answer is A."]
+    right, wrong = RulesJudge().judge_many([item, item], [steps, steps], [True, False])
+    assert right.steps[0]["verdict"] == "unsupported"
+    assert right.effectiveness == 1.0
+    assert wrong.effectiveness == 1 / 3  # only the effusion step is supported
 
 
 def test_reference_chains_and_reports_are_read_once_per_judge() -> None:

@@ -210,7 +210,7 @@ class RulesJudge:
             if right is not None and judgment.steps and has_reference:
                 judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
                 judgment.steps[-1]["evidence"] = f"the reference answer is {item.get('answer')}"
-                judgment.effectiveness = effectiveness_of(judgment.steps)
+                judgment.effectiveness = effectiveness_of(judgment.steps, right)
             out.append(judgment)
         return out
 

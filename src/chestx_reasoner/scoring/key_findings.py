@@ -149,10 +149,19 @@ def step_verdict(text: str, found: list[KeyFinding], ref: list[KeyFinding],
     return {"text": text, "verdict": verdict, "evidence": evidence}
 
 
-def effectiveness_of(verdicts: list[dict[str, Any]]) -> float:
-    """Share of the judged steps the reference chain supports. A step that neither matches
-    nor contradicts the chain (an introduction, a restated question) is left out rather
-    than counted against the model: effectiveness asks whether the reasoning moves along the
-    reference's lines, not how terse it is."""
-    judged = [v for v in verdicts if v["verdict"] != "unsupported"]
-    return sum(v["verdict"] == "supported" for v in judged) / len(judged) if judged else 0.0
+def effectiveness_of(verdicts: list[dict[str, Any]], right: bool | None = None) -> float:
+    """Share of the prediction's steps the reference chain supports.
+
+    Every step counts, as in the paper's judge (effective steps over all steps). A step that
+    names no finding of the chain (an introduction, a definition, a plan, a restated option)
+    is judged by where the reasoning leads: the chain supports it when the prediction reaches
+    the reference's answer (`right`), and not otherwise. With the outcome unknown (None)
+    such steps are left out rather than guessed.
+    """
+    supported = sum(v["verdict"] == "supported" for v in verdicts)
+    judged = sum(v["verdict"] != "unsupported" for v in verdicts)
+    if right is not None:
+        undecided = len(verdicts) - judged
+        supported += undecided if right else 0
+        judged += undecided
+    return supported / judged if judged else 0.0
