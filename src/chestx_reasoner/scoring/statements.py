@@ -49,7 +49,12 @@ _GENERIC = re.compile(
     r"can (?:appear|present|show|be seen|cause|indicate|suggest|result|lead)|may (?:appear|"
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
-    r"if the|when present|in cases? of)\b", re.I)
+    r"if the|when present|in cases? of|should (?:show|appear|be seen|reveal|demonstrate|be "
+    r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:this|the|that) option "
+    r"(?:mentions|lists|names|describes|includes|proposes|states|suggests))\b", re.I)
+# An option restated after its letter ("C) Mild atelectasis at the left base.", "Option C:
+# opacity …") names findings without saying what the image shows.
+_OPTION_LEAD = re.compile(r"^\W*(?:(?:option|choice)\s+[A-H]\b|\(?[A-H]\))", re.I)
 # Anchors of an observation: this image, this patient, something seen or not seen.
 _OBSERVED = re.compile(
     r"\b(?:the (?:x-?ray|image|images|radiograph|film|films|study|frontal|lateral|pa|ap)|"
@@ -101,8 +106,13 @@ def kind(sentence: str) -> str:
         return "observation" if _strong_observation(sentence) else "plan"
     if _GENERIC.search(sentence):
         return "observation" if _strong_observation(sentence) else "generic"
-    # A header ("B) Mild scoliosis:") announces; any other plain statement asserts.
-    return "neutral" if sentence.rstrip().endswith(":") else "observation"
+    # A header ("B) Mild scoliosis:") announces, as does an option restated after its letter;
+    # any other plain statement asserts.
+    if sentence.rstrip().endswith(":") or (_OPTION_LEAD.search(sentence) and not
+                                           _OBSERVED.search(sentence) and not
+                                           _NEGATED.search(sentence)):
+        return "neutral"
+    return "observation"
 
 
 def _strong_observation(sentence: str) -> bool:
