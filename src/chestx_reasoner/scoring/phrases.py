@@ -21,6 +21,8 @@ _STOP = frozenset((
     "scattered", "few", "several",
 ))
 _WORD = re.compile(r"[a-z]+")
+# The head of "nodule in lingula" comes before its preposition.
+_PREPOSITION = re.compile(r"\b(?:in|of|at|on|with|within|along|over|involving|from)\b")
 
 
 def _fold(word: str) -> str:
@@ -54,5 +56,9 @@ def head_word(phrase: str) -> str | None:
     >>> head_word("Left pleural effusions")
     'effusion'
     """
-    words = [_fold(w) for w in _WORD.findall(phrase.lower()) if w not in _STOP and len(w) > 2]
-    return words[-1] if words else None
+    lead = _PREPOSITION.split(phrase.lower(), maxsplit=1)[0]
+    for part in (lead, phrase.lower()):
+        words = [_fold(w) for w in _WORD.findall(part) if w not in _STOP and len(w) > 2]
+        if words:
+            return words[-1]
+    return None
