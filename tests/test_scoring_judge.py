@@ -197,6 +197,14 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
         == "plan"
     assert kind("On the frontal view, notice the interstitial markings are diffuse.") == \
         "observation"
+    assert kind("Left lower lobe atelectasis: look for volume loss.") == "plan"
+    assert kind("C) Mild atelectasis at base of left lung, opacity on right side.") == "neutral"
+    assert kind("B) Effusion: none is seen.") == "observation"
+    assert kind("Option B mentions arthritis and a lucency.") == "generic"
+    assert kind("The images should show dense areas if calcinosis is present.") == "generic"
+    assert phrase_status("irregular nodule", "There isn’t a distinct irregular nodule.") == \
+        "absent"
+    assert phrase_status("nodule in lingula", "A calcified granuloma is in the lingula.") is None
 
 
 def test_negation_ends_at_its_clause() -> None:

@@ -36,8 +36,9 @@ _FRAMING = re.compile(
     r"requires)\b|(?:a\s+|the\s+)?(?:systematic|whole|complete|full)\s+(?:\w+\s+)?"
     r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b)", re.I)
 _PLAN_ANYWHERE = re.compile(
-    r"^[^,.]{0,60},\s*(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?(?:look|check|inspect|"
-    r"examine|review|scan|assess|evaluate|search|note whether)\b|"
+    r"^[^,.:]{0,80}[,:]\s*(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?(?:look|check|"
+    r"inspect|examine|review|scan|assess|evaluate|search|note whether|confirm (?:the presence|"
+    r"whether|if|any))\b|"
     r"\b(?:we|i)\s+(?:will|should|need to|must|can)\s+(?:\w+\s+)?(?:examine|assess|check|evaluate|"
     r"look|inspect|review|consider|determine|analy[sz]e)\b|\bto (?:determine|identify|evaluate|"
     r"assess|analy[sz]e)\b.*\b(?:we|let's|i)\b|\b(?:is|are) (?:evaluated|assessed|examined|"
@@ -50,8 +51,8 @@ _GENERIC = re.compile(
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
     r"if the|when present|in cases? of|should (?:show|appear|be seen|reveal|demonstrate|be "
-    r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:this|the|that) option "
-    r"(?:mentions|lists|names|describes|includes|proposes|states|suggests))\b", re.I)
+    r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
+    r"option [a-h]) (?:mentions|lists|names|describes|includes|proposes|states|suggests))\b", re.I)
 # An option restated after its letter ("C) Mild atelectasis at the left base.", "Option C:
 # opacity …") names findings without saying what the image shows.
 _OPTION_LEAD = re.compile(r"^\W*(?:(?:option|choice)\s+[A-H]\b|\(?[A-H]\))", re.I)
@@ -71,7 +72,8 @@ _OBSERVED = re.compile(
 _NEGATED = re.compile(
     r"\b(?:no|not|without|absence|absent|lack|lacks|lacking|negative|free of|none|nor|neither|"
     r"rul(?:e|es|ed|ing) out|exclud\w*|eliminat\w*|unlikely|improbable|unsupported|dismiss\w*|"
-    r"negat(?:e|es|ing)|incorrect|less likely|does not|do not|doesn't|don't|isn't|aren't)\b",
+    r"negat(?:e|es|ing)|incorrect|less likely|does not|do not|"
+    r"(?:does|do|is|are|was|were|has|have|can|could)n[’']t)\b",
     re.I)
 _NORMAL = re.compile(r"\b(?:normal|unremarkable|clear|intact|sharp|within normal limits)\b", re.I)
 _HEDGED = re.compile(
