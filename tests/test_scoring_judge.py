@@ -201,6 +201,9 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
     assert kind("C) Mild atelectasis at base of left lung, opacity on right side.") == "neutral"
     assert kind("B) Effusion: none is seen.") == "observation"
     assert kind("Option B mentions arthritis and a lucency.") == "generic"
+    assert kind("In this image, there are no streaks that would suggest calcinosis.") == \
+        "observation"
+    assert kind("The X-ray would show a pleural line.") == "generic"
     assert kind("The images should show dense areas if calcinosis is present.") == "generic"
     assert phrase_status("irregular nodule", "There isn’t a distinct irregular nodule.") == \
         "absent"

@@ -67,6 +67,7 @@ _OBSERVED = re.compile(
     r"(?:clear|normal|intact|unremarkable|enlarged|sharp|within|blunted|widened|prominent|"
     r"elevated|straight|midline|symmetric|well|stable|unchanged|consistent)|no (?:evidence|"
     r"signs?|indication)|(?:absence|lack) of|we (?:do )?(?:see|observe|note|notice|find)|"
+    r"(?:do|does|did) not (?:see|observe|note|notice|find|identify|show|reveal|demonstrate)|"
     r"confirm(?:s|ed|ing)? (?:the )?(?:presence|absence)|rul(?:es?|ed|ing) out|exclud(?:es|ed|"
     r"ing)|eliminat(?:es|ed|ing))\b", re.I)
 _NEGATED = re.compile(
@@ -106,8 +107,12 @@ def kind(sentence: str) -> str:
     """
     if _PLAN.search(sentence) or _PLAN_ANYWHERE.search(sentence) or _FRAMING.search(sentence):
         return "observation" if _strong_observation(sentence) else "plan"
-    if _GENERIC.search(sentence):
-        return "observation" if _strong_observation(sentence) else "generic"
+    generic = _GENERIC.search(sentence)
+    if generic:
+        # "There are no streaks that would suggest calcification": the sentence observes
+        # before its hypothetical, which only qualifies what was (not) seen.
+        seen = _seen(sentence[: generic.start()])
+        return "observation" if seen or _strong_observation(sentence) else "generic"
     # A header ("B) Mild scoliosis:") announces, as does an option restated after its letter;
     # any other plain statement asserts.
     if sentence.rstrip().endswith(":") or (_OPTION_LEAD.search(sentence) and not
@@ -115,6 +120,13 @@ def kind(sentence: str) -> str:
                                            _NEGATED.search(sentence)):
         return "neutral"
     return "observation"
+
+
+def _seen(text: str) -> bool:
+    """Whether `text` reports something seen or not seen (not merely names the image)."""
+    return any(not m.group().lower().startswith(("the ", "these ", "provided ", "given ",
+                                                  "this "))
+               for m in _OBSERVED.finditer(text))
 
 
 def _strong_observation(sentence: str) -> bool:
