@@ -8,7 +8,10 @@ Reads prediction records with `reference_judgment` (completeness, factuality, ef
 GPT-4o gave them), scores them with our judge through the same code as `chestx score`, and
 prints Pearson and Spearman per component at item level and at system level (model x task
 means), plus whether each task ranks the models as GPT-4o does. Goal: item-level Pearson >= 0.6
-per component and the same rankings.
+per component and the same rankings. Two diagnostic tables follow: the outcome alone as a
+baseline (and our agreement with the outcome held fixed), and how well the definitions applied
+to GPT-4o's own extracted key findings reproduce GPT-4o's numbers (a bound on what a consistent
+judge can reach).
 
 `--split` halves the records by a hash of their id (sha1, even = calib, odd = holdout), the
 same halves on every machine and run: rules are developed by looking at `calib` only, and
@@ -21,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -31,6 +35,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from chestx_reasoner.scoring.judge_rules import RulesJudge
+from chestx_reasoner.scoring.phrases import content_words
 from chestx_reasoner.scoring.score import score_items
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +98,54 @@ def baseline_table(records: list[dict], scored: list[dict]) -> Table:
     return table
 
 
+# GPT-4o writes statuses in free text ("not present", "unlikely", "confirmed as present").
+_GPT_ABSENT = re.compile(r"\b(?:not|no|absent|unlikely|ruled out|excluded|negative|none|"
+                         r"without|lack|normal)\b", re.I)
+
+
+def gpt_says_present(phrase: str, findings: list[dict]) -> bool | None:
+    """What GPT-4o's own key findings say of an option phrase (the finding sharing >= 80 % of
+    its content words), None where none names it."""
+    words = content_words(phrase)
+    best, overlap = None, 0.0
+    for finding in findings:
+        share = len(words & content_words(str(finding.get("observation", "")))) / len(words)
+        if share > overlap:
+            best, overlap = finding, share
+    if best is None or overlap < 0.8:
+        return None
+    return not _GPT_ABSENT.search(str(best.get("status", "")))
+
+
+def consistency_table(records: list[dict], scored: list[dict]) -> Table:
+    """How far GPT-4o's numbers follow from its own key findings on option items: the
+    definitions (DESIGN.md) applied to GPT-4o's extracted statuses of the option findings,
+    against the completeness and factuality GPT-4o then gave. A judge that applies the
+    definitions consistently cannot be expected to agree with GPT-4o much better than this."""
+    rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for record, item in zip(records, scored, strict=True):
+        judgment = record["reference_judgment"]
+        pred = judgment.get("pred_key_findings") or []
+        phrases = [(p, t) for p, t in RulesJudge.option_phrases(record) if content_words(p)]
+        if not record.get("options") or not phrases or not pred or item["completeness"] is None:
+            continue
+        said = [(gpt_says_present(p, pred), truth == "present") for p, truth in phrases]
+        recalled = sum(s is not None and s == truth for s, truth in said) / len(phrases)
+        wrong = sum(s is not None and s != truth for s, truth in said)
+        rows["completeness"].append((item["completeness"], recalled, judgment["completeness"]))
+        rows["factuality"].append((item["factuality"], 1 - wrong / len(pred),
+                                   judgment["factuality"]))
+    table = Table(title="consistency: the definitions applied to GPT-4o's own key findings "
+                  "(option items)", title_justify="left")
+    for column in ("component", "items", "ours Pearson", "GPT-4o's findings Pearson"):
+        table.add_column(column, justify="left" if column == "component" else "right")
+    for component, values in rows.items():
+        ours, _ = correlations([o for o, _, _ in values], [g for *_, g in values])
+        own, _ = correlations([f for _, f, _ in values], [g for *_, g in values])
+        table.add_row(component, str(len(values)), f"{ours:.3f}", f"{own:.3f}")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT)
@@ -114,8 +168,6 @@ def main() -> None:
 
         judge = LLMJudge(LLMSettings(url=args.llm_url, model=args.llm_model))
     else:
-        from chestx_reasoner.scoring.judge_rules import RulesJudge
-
         judge = RulesJudge()
     start = time.perf_counter()
     scored = []
@@ -150,6 +202,8 @@ def main() -> None:
     console = Console()
     console.print(table)
     console.print(baseline_table(records, scored))
+    if args.judge == "rules":
+        console.print(consistency_table(records, scored))
     ranking = Table(title="model ranking per task by RadRScore (ours / GPT-4o)",
                     title_justify="left")
     for column in ("task", "ours", "GPT-4o", "same order"):
