@@ -366,7 +366,9 @@ def verdict_legend() -> str:
     """The colour key of judged steps."""
     legend = "".join(f'<span><span class="sw {v}"></span>{v}</span>' for v in VERDICTS)
     return (f'<div class="legend"><b>Step verdicts:</b>{legend}<span class="muted">evidence '
-            "shown under each step and as its tooltip</span></div>")
+            "shown under each step and as its tooltip; an unsupported step names no finding of "
+            "the reference and counts in Re as the answer goes (for a right one, against a "
+            "wrong one)</span></div>")
 
 
 def metric_note(summary: dict[str, Any], n_items: int) -> str:
