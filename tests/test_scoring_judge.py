@@ -279,11 +279,25 @@ def test_steps_that_name_no_reference_finding_follow_the_outcome() -> None:
 
     verdicts = [{"verdict": "unsupported"}, {"verdict": "supported"},
                 {"verdict": "contradicted"}, {"verdict": "supported"}]
-    assert effectiveness_of(verdicts, right=True) == 3 / 4  # every step counts
-    assert effectiveness_of(verdicts, right=False) == 2 / 4
-    assert effectiveness_of(verdicts) == 2 / 3  # outcome unknown: left out, not guessed
+    assert effectiveness_of(verdicts, credit=1.0) == 3 / 4  # every step counts
+    assert effectiveness_of(verdicts, credit=0.0) == 2 / 4
+    assert effectiveness_of(verdicts, credit=0.5) == 2.5 / 4
+    assert effectiveness_of(verdicts) == 2 / 3  # no credit given: left out, not guessed
     assert effectiveness_of([{"verdict": "unsupported"}]) == 0.0
-    assert effectiveness_of([{"verdict": "unsupported"}], right=True) == 1.0
+    assert effectiveness_of([{"verdict": "unsupported"}], credit=1.0) == 1.0
+
+
+def test_a_wrong_answer_keeps_credit_for_the_findings_it_states_right() -> None:
+    from chestx_reasoner.scoring.key_findings import reasoning_credit
+
+    reference = [{"finding": "effusion", "status": "present"},
+                 {"finding": "pneumothorax", "status": "absent"}]
+    predicted = [{"finding": "effusion", "status": "absent"},
+                 {"finding": "pneumothorax", "status": "absent"},
+                 {"finding": "scoliosis", "status": "present"}]  # not in the reference
+    assert reasoning_credit(True, predicted, reference) == 1.0
+    assert reasoning_credit(False, predicted, reference) == 0.5
+    assert reasoning_credit(False, [], reference) == 0.0
 
 
 def test_an_introduction_counts_for_a_right_answer_and_against_a_wrong_one() -> None:
@@ -297,7 +311,10 @@ def test_an_introduction_counts_for_a_right_answer_and_against_a_wrong_one() -> 
     right, wrong = RulesJudge().judge_many([item, item], [steps, steps], [True, False])
     assert right.steps[0]["verdict"] == "unsupported"
     assert right.effectiveness == 1.0
-    assert wrong.effectiveness == 1 / 3  # only the effusion step is supported
+    # Scored as wrong: the effusion step is supported, the conclusion contradicted, and the
+    # introduction earns the share of stated findings the reference confirms (1 of 1).
+    assert wrong.steps[-1]["verdict"] == "contradicted"
+    assert wrong.effectiveness == 2 / 3
 
 
 def test_reference_chains_and_reports_are_read_once_per_judge() -> None:

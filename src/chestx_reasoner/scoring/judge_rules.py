@@ -36,6 +36,7 @@ from chestx_reasoner.scoring.key_findings import (
     asserted,
     effectiveness_of,
     merge,
+    reasoning_credit,
     related,
     settle,
     step_verdict,
@@ -210,7 +211,8 @@ class RulesJudge:
             if right is not None and judgment.steps and has_reference:
                 judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
                 judgment.steps[-1]["evidence"] = f"the reference answer is {item.get('answer')}"
-                judgment.effectiveness = effectiveness_of(judgment.steps, right)
+                judgment.effectiveness = effectiveness_of(judgment.steps, reasoning_credit(
+                    right, judgment.pred_key_findings, judgment.ref_key_findings))
             out.append(judgment)
         return out
 

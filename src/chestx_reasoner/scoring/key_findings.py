@@ -149,19 +149,31 @@ def step_verdict(text: str, found: list[KeyFinding], ref: list[KeyFinding],
     return {"text": text, "verdict": verdict, "evidence": evidence}
 
 
-def effectiveness_of(verdicts: list[dict[str, Any]], right: bool | None = None) -> float:
+def effectiveness_of(verdicts: list[dict[str, Any]], credit: float | None = None) -> float:
     """Share of the prediction's steps the reference chain supports.
 
     Every step counts, as in the paper's judge (effective steps over all steps). A step that
     names no finding of the chain (an introduction, a definition, a plan, a restated option)
-    is judged by where the reasoning leads: the chain supports it when the prediction reaches
-    the reference's answer (`right`), and not otherwise. With the outcome unknown (None)
-    such steps are left out rather than guessed.
+    is as effective as the reasoning it belongs to: it earns `credit` (`reasoning_credit`).
+    With no credit given (None) such steps are left out rather than guessed.
     """
-    supported = sum(v["verdict"] == "supported" for v in verdicts)
+    supported = float(sum(v["verdict"] == "supported" for v in verdicts))
     judged = sum(v["verdict"] != "unsupported" for v in verdicts)
-    if right is not None:
+    if credit is not None:
         undecided = len(verdicts) - judged
-        supported += undecided if right else 0
+        supported += undecided * credit
         judged += undecided
     return supported / judged if judged else 0.0
+
+
+def reasoning_credit(right: bool, predicted: list[dict], reference: list[dict]) -> float:
+    """What a step naming no reference finding earns: all of it when the reasoning reaches the
+    reference's answer; otherwise the share of the prediction's key findings that the
+    reference names with the same status (reasoning that weighs three options right and one
+    wrong is not worthless), 0 when it names none of them."""
+    if right:
+        return 1.0
+    truth = {f["finding"]: f["status"] for f in reference}
+    named = [f for f in predicted if f["finding"] in truth]
+    return sum(agrees(f["status"], truth[f["finding"]]) for f in named) / len(named) \
+        if named else 0.0

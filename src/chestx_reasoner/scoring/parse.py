@@ -10,6 +10,7 @@ output commits to nothing. All pure: no I/O, no model, same text -> same answer.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from chestx_reasoner.reports.vocabulary import lookup_concepts, normalize_term
 
@@ -103,9 +104,19 @@ def _drop_listing(text: str, options: list[str]) -> str:
     """Remove an echoed "A) x B) y …" listing of all options: a list is not an answer."""
     if len(options) < 2:
         return text
+    flat = " ".join(text.lower().split())
+    if not all(" ".join(opt.lower().split()) in flat for opt in options):
+        return text  # some option is never written out: no listing (and no pattern to build)
+    return _listing(tuple(options)).sub("\n", text)
+
+
+@lru_cache(maxsize=1024)
+def _listing(options: tuple[str, ...]) -> re.Pattern[str]:
+    """The listing pattern of one question's options, compiled once (a question is asked of
+    every model scored)."""
     parts = [rf"[(\[]?{ch}[)\].:]\s*" + r"\s+".join(map(re.escape, opt.split())) + r"\s*[,;.]?\s*"
              for ch, opt in zip(LETTERS, options, strict=False)]
-    return re.sub("".join(parts), "\n", text, flags=I)
+    return re.compile("".join(parts), I)
 
 
 def _letter(match: re.Match | None, n: int) -> str | None:
