@@ -367,8 +367,8 @@ def verdict_legend() -> str:
     legend = "".join(f'<span><span class="sw {v}"></span>{v}</span>' for v in VERDICTS)
     return (f'<div class="legend"><b>Step verdicts:</b>{legend}<span class="muted">evidence '
             "shown under each step and as its tooltip; an unsupported step names no finding of "
-            "the reference and counts in Re as the answer goes (for a right one, against a "
-            "wrong one)</span></div>")
+            "the reference and counts in Re with its reasoning: fully for a right answer, for a "
+            "wrong one by the share of its findings the reference confirms</span></div>")
 
 
 def metric_note(summary: dict[str, Any], n_items: int) -> str:
