@@ -117,11 +117,22 @@ def gpt_says_present(phrase: str, findings: list[dict]) -> bool | None:
     return not _GPT_ABSENT.search(str(best.get("status", "")))
 
 
+def list_recall(judgment: dict) -> float:
+    """Share of GPT-4o's reference key findings that one of its predicted key findings names
+    (half its content words or more): its recall, recomputed from its own two lists."""
+    predicted = [content_words(str(f.get("observation", "")))
+                 for f in judgment.get("pred_key_findings") or []]
+    gt = [content_words(str(f.get("observation", ""))) for f in judgment["gt_key_findings"]]
+    return sum(bool(words) and any(len(words & p) >= len(words) / 2 for p in predicted)
+               for words in gt) / len(gt)
+
+
 def consistency_table(records: list[dict], scored: list[dict]) -> Table:
-    """How far GPT-4o's numbers follow from its own key findings on option items: the
-    definitions (DESIGN.md) applied to GPT-4o's extracted statuses of the option findings,
-    against the completeness and factuality GPT-4o then gave. A judge that applies the
-    definitions consistently cannot be expected to agree with GPT-4o much better than this."""
+    """How far GPT-4o's numbers follow from its own key findings: on option items, the
+    definitions (DESIGN.md) applied to GPT-4o's extracted statuses of the option findings
+    (the options fixing the truth); on all items, its recall recomputed from its two lists.
+    Where these are low, a judge that applies the definitions consistently cannot be
+    expected to agree with GPT-4o much better."""
     rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for record, item in zip(records, scored, strict=True):
         judgment = record["reference_judgment"]
@@ -135,8 +146,13 @@ def consistency_table(records: list[dict], scored: list[dict]) -> Table:
         rows["completeness"].append((item["completeness"], recalled, judgment["completeness"]))
         rows["factuality"].append((item["factuality"], 1 - wrong / len(pred),
                                    judgment["factuality"]))
-    table = Table(title="consistency: the definitions applied to GPT-4o's own key findings "
-                  "(option items)", title_justify="left")
+    for record, item in zip(records, scored, strict=True):
+        judgment = record["reference_judgment"]
+        if judgment.get("gt_key_findings") and item["completeness"] is not None:
+            rows["completeness, GPT-4o's two lists (all items)"].append((
+                item["completeness"], list_recall(judgment), judgment["completeness"]))
+    table = Table(title="consistency: the definitions applied to GPT-4o's own key findings",
+                  title_justify="left")
     for column in ("component", "items", "ours Pearson", "GPT-4o's findings Pearson"):
         table.add_column(column, justify="left" if column == "component" else "right")
     for component, values in rows.items():
