@@ -220,6 +220,12 @@ def test_negation_ends_at_its_clause() -> None:
     assert phrase_status("moderate cardiomegaly", text) == "absent"
     assert phrase_status("pleural effusion", "The angles are sharp, excluding pleural "
                          "effusion, but the heart is enlarged.") == "absent"
+    # A hypothetical clause's finding takes the status a later clause gives it by anaphor.
+    assert phrase_status("diaphragmatic eventration", "For diaphragmatic eventration we would "
+                         "expect an elevated contour, but these features are not observed.") \
+        == "absent"
+    # Plurals fold to the phrase's singular ("nodules" names "nodule in lingula").
+    assert phrase_status("nodule in lingula", "No nodules are detected.") == "absent"
 
 
 def test_option_discussion_is_read_as_one_unit() -> None:
@@ -238,9 +244,9 @@ def test_option_discussion_is_read_as_one_unit() -> None:
     # observation after it is not that option's verdict.
     recap = text.replace("Therefore the answer is A.",
                          "Check for a retrocardiac lucency (Option A). Look for pleural bands "
-                         "(Options B and C). On the frontal view, the ribs are intact.")
+                         "(Options B and C). On the frontal view, the trachea is midline.")
     units = option_units(recap, options)
-    assert len(units[1]) == 2 and not any("ribs" in s for u in units.values() for s in u)
+    assert len(units[1]) == 2 and not any("trachea" in s for u in units.values() for s in u)
     said = phrase_statuses(text, [("hiatal hernia", "present"),
                                   ("pleural thickening", "absent")], options)
     assert said == {"hiatal hernia": "present", "pleural thickening": "absent"}

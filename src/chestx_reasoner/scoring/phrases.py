@@ -26,9 +26,18 @@ _PREPOSITION = re.compile(r"\b(?:in|of|at|on|with|within|along|over|involving|fr
 
 
 def _fold(word: str) -> str:
-    for suffix in ("ies", "es", "s"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    """A plural's singular, so that a phrase and its plural mention fold alike ("nodules" and
+    "nodule" -> "nodule"; "masses" -> "mass"; "opacities" -> "opacity").
+
+    >>> [_fold(w) for w in ("nodules", "nodule", "changes", "masses", "opacities", "ribs")]
+    ['nodule', 'nodule', 'change', 'mass', 'opacity', 'rib']
+    """
+    if word.endswith("ies") and len(word) > 6:
+        return word[:-3] + "y"
+    if word.endswith("es") and len(word) > 5 and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
     return word
 
 

@@ -68,6 +68,8 @@ _OBSERVED = re.compile(
     r"elevated|straight|midline|symmetric|well|stable|unchanged|consistent)|no (?:evidence|"
     r"signs?|indication)|(?:absence|lack) of|we (?:do )?(?:see|observe|note|notice|find)|"
     r"(?:do|does|did) not (?:see|observe|note|notice|find|identify|show|reveal|demonstrate)|"
+    r"(?:is|are|was|were) not (?:seen|noted|observed|present|visible|evident|identified|"
+    r"apparent|demonstrated|detected|appreciated)|"
     r"confirm(?:s|ed|ing)? (?:the )?(?:presence|absence)|rul(?:es?|ed|ing) out|exclud(?:es|ed|"
     r"ing)|eliminat(?:es|ed|ing))\b", re.I)
 _NEGATED = re.compile(
@@ -85,6 +87,7 @@ _CONCLUDE = re.compile(r"^\W*(?:in conclusion|in summary|therefore|thus|hence|ov
                        r"based on|considering|given (?:these|the)|after|upon|so\b|the (?:final |"
                        r"correct |best |most likely )?answer)", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_ANAPHOR = re.compile(r"\b(?:these|this|such|it|they|none|neither)\b", re.I)
 # A plan line that ends by naming its option(s): a recap of the method, not a discussion.
 _RECAP = re.compile(r"\(options?\s+[A-H](?:\s*(?:,|and|or)\s*[A-H])*\)\W*$", re.I)
 _LETTER_REF = re.compile(r"\b(?:option|choice)\s*\(?([A-H])\b\)?|^\W*\(?([A-H])\)\s|"
@@ -163,6 +166,13 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     clause = _clause(sentence, words) if words else sentence
     if clause is None:
         return None
+    if words and (_GENERIC.search(clause) or _PLAN_ANYWHERE.search(clause)):
+        # "X would show as Y, but these features are not observed": the clause naming the
+        # finding is hypothetical; a later clause reports on it through an anaphor.
+        clauses = _CLAUSE.split(sentence)
+        later = clauses[clauses.index(clause) + 1:]
+        clause = next((c for c in later if _ANAPHOR.search(c) and not _GENERIC.search(c)
+                       and (_NEGATED.search(c) or _OBSERVED.search(c))), clause)
     if _NEGATED.search(clause):
         return "absent"
     if words is None and _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I):
