@@ -224,6 +224,11 @@ def test_negation_ends_at_its_clause() -> None:
     assert phrase_status("diaphragmatic eventration", "For diaphragmatic eventration we would "
                          "expect an elevated contour, but these features are not observed.") \
         == "absent"
+    assert phrase_status("calcinosis of ribs", "Calcinosis would appear as calcifications "
+                         "along the ribs, which is not evident here.") == "absent"
+    assert phrase_status("hypoinflation", "We also check for hypoinflation, such as flat "
+                         "diaphragms, but these are not observed.") == "absent"
+    assert phrase_status("granuloma", "Granuloma: seen as a well-defined opacity.") is None
     # Plurals fold to the phrase's singular ("nodules" names "nodule in lingula").
     assert phrase_status("nodule in lingula", "No nodules are detected.") == "absent"
 

@@ -37,8 +37,8 @@ _FRAMING = re.compile(
     r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b)", re.I)
 _PLAN_ANYWHERE = re.compile(
     r"^[^,.:]{0,80}[,:]\s*(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?(?:look|check|"
-    r"inspect|examine|review|scan|assess|evaluate|search|note whether|confirm (?:the presence|"
-    r"whether|if|any))\b|"
+    r"inspect|examine|review|scan|assess|evaluate|search|focus|note whether|confirm "
+    r"(?:the presence|whether|if|any))\b|"
     r"\b(?:we|i)\s+(?:will|should|need to|must|can)\s+(?:\w+\s+)?(?:examine|assess|check|evaluate|"
     r"look|inspect|review|consider|determine|analy[sz]e)\b|\bto (?:determine|identify|evaluate|"
     r"assess|analy[sz]e)\b.*\b(?:we|let's|i)\b|\b(?:is|are) (?:evaluated|assessed|examined|"
@@ -50,7 +50,8 @@ _GENERIC = re.compile(
     r"can (?:appear|present|show|be seen|cause|indicate|suggest|result|lead)|may (?:appear|"
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
-    r"if the|when present|in cases? of|should (?:show|appear|be seen|reveal|demonstrate|be "
+    r"if the|when present|in cases? of|(?:^|:\s*)seen as|will (?:be indicative|appear|show|be "
+    r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be "
     r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
     r"option [a-h]) (?:mentions|lists|names|describes|includes|proposes|states|suggests))\b", re.I)
 # An option restated after its letter ("C) Mild atelectasis at the left base.", "Option C:
@@ -87,7 +88,7 @@ _CONCLUDE = re.compile(r"^\W*(?:in conclusion|in summary|therefore|thus|hence|ov
                        r"based on|considering|given (?:these|the)|after|upon|so\b|the (?:final |"
                        r"correct |best |most likely )?answer)", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
-_ANAPHOR = re.compile(r"\b(?:these|this|such|it|they|none|neither)\b", re.I)
+_ANAPHOR = re.compile(r"\b(?:these|this|such|it|they|none|neither|which)\b", re.I)
 # A plan line that ends by naming its option(s): a recap of the method, not a discussion.
 _RECAP = re.compile(r"\(options?\s+[A-H](?:\s*(?:,|and|or)\s*[A-H])*\)\W*$", re.I)
 _LETTER_REF = re.compile(r"\b(?:option|choice)\s*\(?([A-H])\b\)?|^\W*\(?([A-H])\)\s|"
@@ -166,7 +167,8 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     clause = _clause(sentence, words) if words else sentence
     if clause is None:
         return None
-    if words and (_GENERIC.search(clause) or _PLAN_ANYWHERE.search(clause)):
+    if words and (_GENERIC.search(clause) or _PLAN.search(clause)
+                  or _PLAN_ANYWHERE.search(clause)):
         # "X would show as Y, but these features are not observed": the clause naming the
         # finding is hypothetical; a later clause reports on it through an anaphor.
         clauses = _CLAUSE.split(sentence)
