@@ -9,37 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from chestx_reasoner.models.images import ImageReadError, data_url, load_image
+from dicom_files import write_dicom
 
 ROWS, COLS = 20, 32  # not square, so a swapped width/height shows
 GRADIENT8 = np.tile(np.arange(COLS, dtype=np.uint8) * 8, (ROWS, 1))  # 0 … 248, left to right
 GRADIENT16 = np.tile(np.arange(COLS, dtype=np.uint16) * 100, (ROWS, 1))  # 0 … 3100
-
-
-def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2",
-                **extra: object) -> Path:
-    """A minimal uncompressed Secondary Capture DICOM with a Part 10 preamble."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
-    ds.PatientID, ds.Modality = "anon", "CR"
-    bits = 8 * pixels.dtype.itemsize
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0
-    for keyword, value in extra.items():
-        setattr(ds, keyword, value)
-    ds.PixelData = pixels.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def grey(image: Image.Image) -> np.ndarray:

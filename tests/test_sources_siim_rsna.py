@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
 from pydicom.uid import (
-    ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     JPEGLosslessSV1,
-    SecondaryCaptureImageStorage,
-    generate_uid,
 )
 
 from chestx_reasoner.data.dicom import (
@@ -28,41 +22,15 @@ from chestx_reasoner.data.dicom import (
 from chestx_reasoner.data.sources import SOURCES, DatasetError
 from chestx_reasoner.data.sources.rsna import RsnaPneumonia
 from chestx_reasoner.data.sources.siim import SiimAcrPneumothorax
+from dicom_files import write_dicom as write_any_dicom
 
 GRADIENT16 = np.tile(np.arange(32, dtype=np.uint16) * 100, (32, 1))  # 0 … 3100, left to right
 GRADIENT8 = np.tile(np.arange(32, dtype=np.uint8) * 8, (32, 1))  # 0 … 248
 
 
-def write_dicom(path: Path, pixels: np.ndarray = GRADIENT8, view: str | None = "PA",
-                patient: str = "anon", photometric: str = "MONOCHROME2",
-                syntax: str = ExplicitVRLittleEndian, **extra: object) -> Path:
-    """A minimal valid Secondary Capture file (what the SIIM and RSNA releases contain)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = syntax
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
-    ds.PatientID, ds.Modality = patient, "CR"
-    if view is not None:
-        ds.ViewPosition = view
-    bits = 8 * pixels.dtype.itemsize
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0
-    for keyword, value in extra.items():
-        setattr(ds, keyword, value)
-    if meta.TransferSyntaxUID.is_compressed:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
-        ds.PixelData = encapsulate([buffer.getvalue()])
-        ds["PixelData"].VR = "OB"
-    else:
-        ds.PixelData = pixels.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+def write_dicom(path: Path, pixels: np.ndarray = GRADIENT8, **options: object) -> Path:
+    """The shared test DICOM, by default this file's 8-bit gradient seen PA."""
+    return write_any_dicom(path, pixels, **options)
 
 
 def one_line(error: pytest.ExceptionInfo[DatasetError]) -> str:
