@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,6 @@ SCHEMA: dict[str, Any] = {
     "required": ["label"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture
-def server() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as fake:
-        yield fake
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,6 @@ from llm_server import FakeChatServer
 KEY_ENV = "CHESTX_TEST_MODEL_KEY"
 SECRET = "zq-Model-Adapter-Secret-7731"  # unlike sk-/hf_ keys: generic redaction cannot hide it
 JPEG_PREFIX = "data:image/jpeg;base64,"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as fake:
-        yield fake
 
 
 @pytest.fixture(autouse=True)
