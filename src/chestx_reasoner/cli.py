@@ -23,17 +23,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 
 from chestx_reasoner import __version__
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
 from chestx_reasoner.logging_setup import setup_logging
+from chestx_reasoner.progress import RateColumn
 
 log = logging.getLogger(__name__)
 
@@ -238,25 +236,12 @@ def _output_record(record: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
     return output, clashes
 
 
-class _RateColumn(ProgressColumn):
-    """Throughput in items (reports, studies…) per second."""
-
-    def __init__(self, unit: str = "reports") -> None:
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        rate = f"{speed:.1f} {self.unit}/s" if speed else f"- {self.unit}/s"
-        return Text(rate, style="progress.data.speed")
-
-
 def _progress(console: Console, unit: str = "reports") -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RateColumn(unit),
+        RateColumn(unit),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),

@@ -22,19 +22,17 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 
 from chestx_reasoner import __version__
 from chestx_reasoner.demo.plan import DemoPlan, DemoSettings, plan_for
 from chestx_reasoner.demo.stages import STAGES, DemoPaths, Stage
 from chestx_reasoner.jsonl import write_atomic
+from chestx_reasoner.progress import RateColumn
 
 SETTINGS_FILE = "demo.json"
 
@@ -50,18 +48,6 @@ class DemoResult:
     ran: list[str] = field(default_factory=list)       # stages run this time
     skipped: list[str] = field(default_factory=list)   # finished before
     seconds: float = 0.0
-
-
-class _Rate(ProgressColumn):
-    """Items (or steps) per second, in the stage's own unit."""
-
-    def render(self, task: Task) -> Text:
-        unit = task.fields.get("unit") or ""
-        speed = task.finished_speed or task.speed
-        if not unit or task.total is None:
-            return Text("")
-        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s",
-                    style="progress.data.speed")
 
 
 class _StageBar:
@@ -145,7 +131,7 @@ def run_demo(out: Path, settings: DemoSettings, console: Console, *,
     console.print(f"[bold]chestx demo[/] → {paths.root}  ({plan.describe()})")
     start = time.perf_counter()
     columns = (TextColumn("{task.description:<22}"), BarColumn(bar_width=28),
-               MofNCompleteColumn(), _Rate(), TimeElapsedColumn(), TextColumn("ETA"),
+               MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn(), TextColumn("[dim]{task.fields[status]}"))
     with Progress(*columns, console=console, transient=False) as progress:
         overall = progress.add_task("demo", total=len(STAGES), unit="", status="")
