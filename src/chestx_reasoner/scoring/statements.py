@@ -167,14 +167,6 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     clause = _clause(sentence, words) if words else sentence
     if clause is None:
         return None
-    if words and (_GENERIC.search(clause) or _PLAN.search(clause)
-                  or _PLAN_ANYWHERE.search(clause)):
-        # "X would show as Y, but these features are not observed": the clause naming the
-        # finding is hypothetical; a later clause reports on it through an anaphor.
-        clauses = _CLAUSE.split(sentence)
-        later = clauses[clauses.index(clause) + 1:]
-        clause = next((c for c in later if _ANAPHOR.search(c) and not _GENERIC.search(c)
-                       and (_NEGATED.search(c) or _OBSERVED.search(c))), clause)
     if _NEGATED.search(clause):
         return "absent"
     if words is None and _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I):
@@ -193,13 +185,23 @@ _CLAUSE = re.compile(r";|,\s*(?=(?:and|but|while|whereas|although|though|however
 
 
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
-    """The clause of `sentence` that names most of the finding's words, or None."""
-    best, hits = None, 0
-    for clause in _CLAUSE.split(sentence):
+    """The clause of `sentence` that speaks for the finding, or None: the one naming most of
+    its words; when that one is hypothetical or a plan ("X would show as Y, but these features
+    are not observed"), a later clause that reports on it through an anaphor."""
+    clauses = _CLAUSE.split(sentence)
+    best, hits = 0, 0
+    for index, clause in enumerate(clauses):
         found = len(_words_of(clause) & words)
         if found > hits:
-            best, hits = clause, found
-    return best if hits >= max(1, round(len(words) * 0.6)) else None
+            best, hits = index, found
+    if hits < max(1, round(len(words) * 0.6)):
+        return None
+    clause = clauses[best]
+    if _GENERIC.search(clause) or _PLAN.search(clause) or _PLAN_ANYWHERE.search(clause):
+        return next((c for c in clauses[best + 1:] if _ANAPHOR.search(c)
+                     and not _GENERIC.search(c) and (_NEGATED.search(c) or _OBSERVED.search(c))),
+                    clause)
+    return clause
 
 
 def letter_of(sentence: str) -> str | None:
