@@ -231,6 +231,13 @@ def test_negation_ends_at_its_clause() -> None:
     assert phrase_status("granuloma", "Granuloma: seen as a well-defined opacity.") is None
     # Plurals fold to the phrase's singular ("nodules" names "nodule in lingula").
     assert phrase_status("nodule in lingula", "No nodules are detected.") == "absent"
+    # A trailing "with no evidence of …" is its own clause: it does not deny what came before.
+    text = ("In conclusion, the findings include apical pleural scarring and eventration of "
+            "the diaphragm, with no evidence of other conditions.")
+    assert phrase_status("apical pleural scarring", text) == "present"
+    # A structure called normal denies the abnormality of it the phrase names.
+    assert phrase_status("tortuous aorta", "The aorta appears normal.") == "absent"
+    assert phrase_status("cardiomegaly", "Cardiomegaly with clear lungs is seen.") == "present"
 
 
 def test_option_discussion_is_read_as_one_unit() -> None:

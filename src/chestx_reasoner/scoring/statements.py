@@ -169,7 +169,10 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
         return None
     if _NEGATED.search(clause):
         return "absent"
-    if words is None and _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I):
+    if _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I) and (
+            words is None or not words <= _words_of(clause)):
+        # "The aorta appears normal" denies "tortuous aorta": the clause names the structure,
+        # not the abnormality, and calls it normal.
         return "absent"
     if _HEDGED.search(clause):
         return "uncertain"
@@ -178,7 +181,7 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
 
 # Clause breaks; the connector stays with the clause it opens ("…, ruling out cardiomegaly"
 # keeps its negation).
-_CLAUSE = re.compile(r";|,\s*(?=(?:and|but|while|whereas|although|though|however|instead|which|"
+_CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|however|instead|which|"
                      r"indicating|suggesting|consistent|likely|possibly|raising|confirming|"
                      r"supporting|ruling|making|thus|thereby)\b)|"
                      r"\b(?=(?:but|however|although|though|whereas|instead)\b)|—|\s-\s", re.I)
