@@ -200,6 +200,7 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
     assert kind("Left lower lobe atelectasis: look for volume loss.") == "plan"
     assert kind("C) Mild atelectasis at base of left lung, opacity on right side.") == "neutral"
     assert kind("B) Effusion: none is seen.") == "observation"
+    assert kind("**Small calcified granuloma in right middle lobe:**") == "neutral"
     assert kind("Option B mentions arthritis and a lucency.") == "generic"
     assert kind("In this image, there are no streaks that would suggest calcinosis.") == \
         "observation"
@@ -238,6 +239,13 @@ def test_negation_ends_at_its_clause() -> None:
     # A structure called normal denies the abnormality of it the phrase names.
     assert phrase_status("tortuous aorta", "The aorta appears normal.") == "absent"
     assert phrase_status("cardiomegaly", "Cardiomegaly with clear lungs is seen.") == "present"
+    # A list's predicate comes after its last item.
+    text = ("The findings are consistent with lung opacity, while other conditions such as "
+            "clavicle deformity, pleural effusion, and fibrosis are not present.")
+    assert phrase_status("deformity of left clavicle", text) == "absent"
+    assert phrase_status("lung opacity", text) == "present"
+    assert phrase_status("apical lucency", "There is nothing to suggest apical lucency.") == \
+        "absent"
 
 
 def test_option_discussion_is_read_as_one_unit() -> None:

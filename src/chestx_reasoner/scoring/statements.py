@@ -74,7 +74,7 @@ _OBSERVED = re.compile(
     r"confirm(?:s|ed|ing)? (?:the )?(?:presence|absence)|rul(?:es?|ed|ing) out|exclud(?:es|ed|"
     r"ing)|eliminat(?:es|ed|ing))\b", re.I)
 _NEGATED = re.compile(
-    r"\b(?:no|not|without|absence|absent|lack|lacks|lacking|negative|free of|none|nor|neither|"
+    r"\b(?:no|not|without|absence|absent|lack|lacks|lacking|negative|free of|none|nothing|nor|neither|"
     r"rul(?:e|es|ed|ing) out|exclud\w*|eliminat\w*|unlikely|improbable|unsupported|dismiss\w*|"
     r"negat(?:e|es|ing)|incorrect|less likely|does not|do not|"
     r"(?:does|do|is|are|was|were|has|have|can|could)n[’']t)\b",
@@ -119,7 +119,7 @@ def kind(sentence: str) -> str:
         return "observation" if seen or _strong_observation(sentence) else "generic"
     # A header ("B) Mild scoliosis:") announces, as does an option restated after its letter;
     # any other plain statement asserts.
-    if sentence.rstrip().endswith(":") or (_OPTION_LEAD.search(sentence) and not
+    if sentence.rstrip(" *_").endswith(":") or (_OPTION_LEAD.search(sentence) and not
                                            _OBSERVED.search(sentence) and not
                                            _NEGATED.search(sentence)):
         return "neutral"
@@ -200,6 +200,12 @@ def _clause(sentence: str, words: frozenset[str]) -> str | None:
     if hits < max(1, round(len(words) * 0.6)):
         return None
     clause = clauses[best]
+    if best + 1 < len(clauses) and "," in clause and re.match(r"\W*(?:and|or)\b",
+                                                              clauses[best + 1]) \
+            and not (_NEGATED.search(clause) or _OBSERVED.search(clause)
+                     or _HEDGED.search(clause)):
+        # "X, Y, and Z are not present": a list's predicate comes after its last item.
+        clause = f"{clause} {clauses[best + 1]}"
     if _GENERIC.search(clause) or _PLAN.search(clause) or _PLAN_ANYWHERE.search(clause):
         return next((c for c in clauses[best + 1:] if _ANAPHOR.search(c)
                      and not _GENERIC.search(c) and (_NEGATED.search(c) or _OBSERVED.search(c))),
