@@ -201,6 +201,10 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
     assert kind("C) Mild atelectasis at base of left lung, opacity on right side.") == "neutral"
     assert kind("B) Effusion: none is seen.") == "observation"
     assert kind("**Small calcified granuloma in right middle lobe:**") == "neutral"
+    assert kind("- **C) Nodule at base of lung**: Is there any visible nodule?") == "plan"
+    assert kind("Calcinosis would appear as dense, white areas within the lung fields on the "
+                "X-ray.") == "generic"
+    assert kind("The trachea should be midline, with slight tortuosity at times.") == "generic"
     assert kind("Option B mentions arthritis and a lucency.") == "generic"
     assert kind("In this image, there are no streaks that would suggest calcinosis.") == \
         "observation"

@@ -47,11 +47,12 @@ _PLAN_ANYWHERE = re.compile(
 _GENERIC = re.compile(
     r"\b(?:would|typically|usually|generally|classically|often|commonly|characteri[sz]ed|"
     r"refers? to|defined as|is a (?:condition|finding|term|sign)|are (?:conditions|findings)|"
-    r"can (?:appear|present|show|be seen|cause|indicate|suggest|result|lead)|may (?:appear|"
+    r"can (?:appear|present|show|be seen|cause|create|produce|mimic|indicate|suggest|result|"
+    r"lead)|may (?:appear|"
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
     r"if the|when present|in cases? of|(?:^|:\s*)seen as|will (?:be indicative|appear|show|be "
-    r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be "
+    r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be (?:midline|normal|clear|sharp)|be "
     r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
     r"option [a-h]) (?:mentions|lists|names|describes|includes|proposes|states|suggests))\b", re.I)
 # An option restated after its letter ("C) Mild atelectasis at the left base.", "Option C:
@@ -74,7 +75,8 @@ _OBSERVED = re.compile(
     r"confirm(?:s|ed|ing)? (?:the )?(?:presence|absence)|rul(?:es?|ed|ing) out|exclud(?:es|ed|"
     r"ing)|eliminat(?:es|ed|ing))\b", re.I)
 _NEGATED = re.compile(
-    r"\b(?:no|not|without|absence|absent|lack|lacks|lacking|negative|free of|none|nothing|nor|neither|"
+    r"\b(?:no|not|without|absence|absent|lack|lacks|lacking|negative|free of|none|nothing|nor|"
+    r"neither|"
     r"rul(?:e|es|ed|ing) out|exclud\w*|eliminat\w*|unlikely|improbable|unsupported|dismiss\w*|"
     r"negat(?:e|es|ing)|incorrect|less likely|does not|do not|"
     r"(?:does|do|is|are|was|were|has|have|can|could)n[’']t)\b",
@@ -109,7 +111,8 @@ def kind(sentence: str) -> str:
     >>> kind("To evaluate for consolidation, examine the lung zones for airspace opacity.")
     'plan'
     """
-    if _PLAN.search(sentence) or _PLAN_ANYWHERE.search(sentence) or _FRAMING.search(sentence):
+    if _PLAN.search(sentence) or _PLAN_ANYWHERE.search(sentence) or _FRAMING.search(sentence) \
+            or sentence.rstrip(" *_").endswith("?"):  # "Is there a nodule at the bases?"
         return "observation" if _strong_observation(sentence) else "plan"
     generic = _GENERIC.search(sentence)
     if generic:
@@ -137,8 +140,13 @@ def _strong_observation(sentence: str) -> bool:
     """A plan or a definition can still report what was seen, after a comma or a colon
     ("Checking the spine, it appears straight"; "Atelectasis would show X; none is seen")."""
     parts = re.split(r"[,:;]|\b(?:and|but|however|which|while)\b", sentence)
-    return any(_OBSERVED.search(p) and not _PLAN.search(p) and not _GENERIC.search(p)
-               for p in parts[1:])
+    return any(_OBSERVED.search(_WHERE.sub("", p)) and not _PLAN.search(p)
+               and not _GENERIC.search(p) for p in parts[1:])
+
+
+# "… on the X-ray" says where a thing would be, not that it was seen.
+_WHERE = re.compile(r"\b(?:on|in|within)\s+(?:an?|the)\s+(?:x-?rays?|images?|radiographs?|"
+                    r"films?)\b", re.I)
 
 
 @lru_cache(maxsize=4096)
@@ -181,8 +189,8 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
 
 # Clause breaks; the connector stays with the clause it opens ("…, ruling out cardiomegaly"
 # keeps its negation).
-_CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|however|instead|which|"
-                     r"indicating|suggesting|consistent|likely|possibly|raising|confirming|"
+_CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|however|instead|"
+                     r"which|indicating|suggesting|consistent|likely|possibly|raising|confirming|"
                      r"supporting|ruling|making|thus|thereby)\b)|"
                      r"\b(?=(?:but|however|although|though|whereas|instead)\b)|—|\s-\s", re.I)
 
