@@ -7,7 +7,8 @@
 Reads prediction records with `reference_judgment` (completeness, factuality, effectiveness as
 GPT-4o gave them), scores them with our judge through the same code as `chestx score`, and
 prints Pearson and Spearman per component at item level and at system level (model x task
-means), plus whether each task ranks the models as GPT-4o does. Goal: item-level Pearson >= 0.6
+means), plus whether each task ranks the models as GPT-4o does, and the means by model and
+outcome behind each ranking. Goal: item-level Pearson >= 0.6
 per component and the same rankings. Two diagnostic tables follow: the outcome alone as a
 baseline (and our agreement with the outcome held fixed), and how well the definitions applied
 to GPT-4o's own extracted key findings reproduce GPT-4o's numbers (a bound on what a consistent
@@ -162,6 +163,28 @@ def consistency_table(records: list[dict], scored: list[dict]) -> Table:
     return table
 
 
+def outcome_means_table(records: list[dict], scored: list[dict]) -> Table:
+    """Means per task, model and outcome (ours / GPT-4o): where a ranking of models differs,
+    this shows whether the judges part on right answers or on wrong ones."""
+    groups: dict[tuple[str, str, str], list[tuple[dict, dict]]] = defaultdict(list)
+    for record, item in zip(records, scored, strict=True):
+        if item["completeness"] is not None:
+            outcome = "right" if item["correct"] else "wrong"
+            groups[(record["task"], record["model"], outcome)].append((record, item))
+    table = Table(title="means by task, model and outcome (ours / GPT-4o)", title_justify="left")
+    for column in ("task", "model", "answers", "items", "Rc", "Rf", "Re"):
+        table.add_column(column, justify="left" if column in ("task", "model", "answers")
+                         else "right")
+    for (task, model, outcome), rows in sorted(groups.items()):
+        if len({m for t, m, _ in groups if t == task}) < 2:
+            continue
+        means = [f"{np.mean([i[c] for _, i in rows]):.2f} / "
+                 f"{np.mean([r['reference_judgment'][c] for r, _ in rows]):.2f}"
+                 for c in COMPONENTS[:3]]
+        table.add_row(task, model, outcome, str(len(rows)), *means)
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT)
@@ -215,7 +238,7 @@ def main() -> None:
         sp, ss = correlations(sys_ours, sys_ref)
         table.add_row(component, str(len(ours)), f"{pearson:.3f}", f"{spearman:.3f}",
                       f"{np.mean(ours):.3f}", f"{np.mean(ref):.3f}", f"{sp:.3f}", f"{ss:.3f}")
-    console = Console()
+    console = Console(width=max(Console().width, 110))  # logs are not 80 columns wide
     console.print(table)
     console.print(baseline_table(records, scored))
     if args.judge == "rules":
@@ -236,6 +259,7 @@ def main() -> None:
                         " > ".join(f"{m} {gpt[m]:.2f}" for m in order_gpt),
                         "yes" if order_ours == order_gpt else "no")
     console.print(ranking)
+    console.print(outcome_means_table(records, scored))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ _PLAN = re.compile(
     r"then\s+|also\s+|now\s+|first\s+)*)?(?:examine|examining|assess|assessing|check|checking|"
     r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|observe|consider|"
     r"considering|determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
-    r"identify|compare|confirm\s+(?:whether|if)|ensure|note\s+whether)\b", re.I)
+    r"identify|compare|confirm\s+(?:whether|if|the\s+presence|the\s+absence|any)|ensure|"
+    r"note\s+whether)\b", re.I)
 # Openers that frame the task rather than observe: "To evaluate for X, examine …", "The
 # question asks …", "A systematic survey covers the heart, lungs, …".
 _FRAMING = re.compile(
@@ -36,8 +37,8 @@ _FRAMING = re.compile(
     r"requires)\b|(?:a\s+|the\s+)?(?:systematic|whole|complete|full)\s+(?:\w+\s+)?"
     r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b)", re.I)
 _PLAN_ANYWHERE = re.compile(
-    r"^[^,.:]{0,80}[,:]\s*(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?(?:look|check|"
-    r"inspect|examine|review|scan|assess|evaluate|search|focus|note whether|confirm "
+    r"^(?:[^,.:]{0,80}[,:][\s*_]*){1,2}(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?"
+    r"(?:look|check|inspect|examine|review|scan|assess|evaluate|search|focus|note whether|confirm "
     r"(?:the presence|whether|if|any))\b|"
     r"\b(?:we|i)\s+(?:will|should|need to|must|can)\s+(?:\w+\s+)?(?:examine|assess|check|evaluate|"
     r"look|inspect|review|consider|determine|analy[sz]e)\b|\bto (?:determine|identify|evaluate|"
