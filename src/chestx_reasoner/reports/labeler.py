@@ -240,14 +240,14 @@ def _make_finding(ent, concept: Concept, categories: list[str], where: list[int]
     change = next((c for c in cr.CHANGE_PRIORITY if c in changes), None)
     if change == "resolved" and status == "present":
         status = "absent"
-    window = _location_window(ent)
+    sentence = ent.sent  # spaCy scans the tokens for it on every access: once per mention
+    window = _location_window(ent, sentence)
     if (concept.kind == "anatomy" and change == "unchanged" and status == "present"
             and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN
             and not _ENLARGED.search(window)):
         status = "uncertain"  # "stable cardiomediastinal silhouette": CheXpert reads it as -1
     start = section.start + where[ent.start_char]
     end = section.start + where[ent.end_char - 1] + 1
-    sentence = ent.sent
     return Finding(
         name=concept.finding_name,
         observation=concept.observation,
@@ -267,9 +267,10 @@ def _has_no_location(concept: Concept) -> bool:
     return concept.kind == "anatomy" or concept.observation in _NO_LOCATION_OBSERVATIONS
 
 
-def _location_window(ent) -> str:
-    """The mention plus a few words each side, not crossing punctuation or another mention."""
-    doc, sent = ent.doc, ent.sent
+def _location_window(ent, sent) -> str:
+    """The mention plus a few words each side (within its sentence `sent`), not crossing
+    punctuation or another mention."""
+    doc = ent.doc
     # Only mentions inside this sentence's token range matter (comparing `e.sent` for every
     # mention made this quadratic in the mentions of a document).
     ents = doc.user_data.get("chestx_ents")
