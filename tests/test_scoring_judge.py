@@ -245,6 +245,8 @@ def test_negation_ends_at_its_clause() -> None:
     assert phrase_status("apical pleural scarring", text) == "present"
     # A structure called normal denies the abnormality of it the phrase names.
     assert phrase_status("tortuous aorta", "The aorta appears normal.") == "absent"
+    assert phrase_status("nodule in right upper lobe", "The lungs are clear except for a "
+                         "nodule in the right upper lobe.") == "present"
     assert phrase_status("cardiomegaly", "Cardiomegaly with clear lungs is seen.") == "present"
     # A list's predicate comes after its last item.
     text = ("The findings are consistent with lung opacity, while other conditions such as "

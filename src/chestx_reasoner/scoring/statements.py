@@ -193,7 +193,8 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
 _CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|however|instead|"
                      r"which|indicating|suggesting|consistent|likely|possibly|raising|confirming|"
                      r"supporting|ruling|making|thus|thereby)\b)|"
-                     r"\b(?=(?:but|however|although|though|whereas|instead)\b)|—|\s-\s", re.I)
+                     r"\b(?=(?:but|however|although|though|whereas|instead|except)\b)|—|\s-\s",
+                     re.I)
 
 
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
