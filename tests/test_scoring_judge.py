@@ -352,6 +352,30 @@ def test_an_introduction_counts_for_a_right_answer_and_against_a_wrong_one() -> 
     assert wrong.effectiveness == 2 / 3
 
 
+def test_a_right_letter_after_denying_the_answer_is_not_credited_as_reasoning() -> None:
+    from chestx_reasoner.scoring.key_findings import denies_answer
+
+    item = {"task": "single", "question": "Which finding?", "answer": "A",
+            "options": ["moderate cardiomegaly", "pneumothorax"],
+            "reasoning": ["The heart is moderately enlarged: moderate cardiomegaly.",
+                          "There is no pneumothorax.", "The answer is A."],
+            "report": "Moderate cardiomegaly. No pneumothorax."}
+    consistent = ["Let us review the radiograph.", "Moderate cardiomegaly is seen.",
+                  "The answer is A."]
+    denying = ["Let us review the radiograph.", "There is no moderate cardiomegaly.",
+               "So there is no moderate cardiomegaly; the answer is A."]
+    good, lucky = RulesJudge().judge_many([item, item], [consistent, denying], [True, True])
+    assert good.steps[-1]["verdict"] == "supported" and good.effectiveness == 1.0
+    # The conclusion keeps its own verdict, and the introduction earns what a wrong answer's
+    # would: the share of stated findings the reference confirms (none here).
+    assert lucky.steps[-1]["verdict"] == "contradicted"
+    assert lucky.effectiveness == 0.0
+    assert denies_answer([{"finding": "a", "status": "absent"}], {"a", "b"})
+    assert not denies_answer([{"finding": "a", "status": "absent"},
+                              {"finding": "b", "status": "present"}], {"a", "b"})
+    assert not denies_answer([{"finding": "c", "status": "absent"}], {"a"})
+
+
 def test_reference_chains_and_reports_are_read_once_per_judge() -> None:
     judge = RulesJudge()
     calls: list[int] = []

@@ -368,7 +368,8 @@ def verdict_legend() -> str:
     return (f'<div class="legend"><b>Step verdicts:</b>{legend}<span class="muted">evidence '
             "shown under each step and as its tooltip; an unsupported step names no finding of "
             "the reference and counts in Re with its reasoning: fully for a right answer, for a "
-            "wrong one by the share of its findings the reference confirms</span></div>")
+            "wrong one (or a right letter after reasoning that denies the answer) by the share "
+            "of its findings the reference confirms</span></div>")
 
 
 def metric_note(summary: dict[str, Any], n_items: int) -> str:

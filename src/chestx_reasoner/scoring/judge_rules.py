@@ -34,6 +34,7 @@ from chestx_reasoner.scoring.key_findings import (
     KeyFinding,
     agrees,
     asserted,
+    denies_answer,
     effectiveness_of,
     merge,
     reasoning_credit,
@@ -204,15 +205,22 @@ class RulesJudge:
         for item, ref, report, item_steps, step_findings in zip(items, refs, reports, steps,
                                                                 per_chain, strict=True):
             has_reference = bool(item.get("reasoning"))
+            phrases = self.option_phrases(item)
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
-                                   self.option_phrases(item),
-                                   tuple(str(o) for o in item.get("options") or []))
+                                   phrases, tuple(str(o) for o in item.get("options") or []))
             right = correct[len(out)] if correct is not None else None
             if right is not None and judgment.steps and has_reference:
-                judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
-                judgment.steps[-1]["evidence"] = f"the reference answer is {item.get('answer')}"
+                # A right letter after reasoning that denies the answer's findings is luck: the
+                # concluding step keeps the verdict of its own words, and the other steps earn
+                # what a wrong answer's would.
+                lucky = right and denies_answer(judgment.pred_key_findings, {
+                    phrase for phrase, status in phrases if status == "present"})
+                if not lucky:
+                    judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
+                    judgment.steps[-1]["evidence"] = \
+                        f"the reference answer is {item.get('answer')}"
                 judgment.effectiveness = effectiveness_of(judgment.steps, reasoning_credit(
-                    right, judgment.pred_key_findings, judgment.ref_key_findings))
+                    right and not lucky, judgment.pred_key_findings, judgment.ref_key_findings))
             out.append(judgment)
         return out
 

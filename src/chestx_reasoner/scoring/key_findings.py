@@ -177,3 +177,11 @@ def reasoning_credit(right: bool, predicted: list[dict], reference: list[dict]) 
     named = [f for f in predicted if f["finding"] in truth]
     return sum(agrees(f["status"], truth[f["finding"]]) for f in named) / len(named) \
         if named else 0.0
+
+
+def denies_answer(predicted: list[dict], answer: set[str]) -> bool:
+    """Whether the prediction calls absent every finding of the answer (phrases of the
+    reference's option) that it names ("the heart is normal in size, ruling out cardiomegaly",
+    then A: moderate cardiomegaly): the right letter was not reached by that reasoning."""
+    said = [f["status"] for f in predicted if f["finding"] in answer]
+    return bool(said) and all(status == "absent" for status in said)
