@@ -208,6 +208,9 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
     assert kind("**Pleural effusion:** Confirm the presence of blunting at the angles.") == "plan"
     assert kind('For Option A, "nodule in lingula", focus on the left mid zone.') == "plan"
     assert kind("The X-ray confirms the presence of a left effusion.") == "observation"
+    assert kind("Carefully scrutinize the left lower lung for signs of consolidation.") == "plan"
+    assert kind("- **Option C** mentions focal consolidation in the left lower lobe.") == \
+        "generic"
     assert kind("Option B mentions arthritis and a lucency.") == "generic"
     assert kind("In this image, there are no streaks that would suggest calcinosis.") == \
         "observation"

@@ -24,7 +24,8 @@ from chestx_reasoner.scoring.phrases import content_words, fold_words, head_word
 _PLAN = re.compile(
     r"^\W*(?:(?:first(?:ly)?|next|then|finally|now|also|additionally|second(?:ly)?|third(?:ly)?"
     r"|lastly)\W+)?(?:(?:we|i|let's|let us)\s+(?:will\s+|should\s+|need\s+to\s+|must\s+|can\s+|"
-    r"then\s+|also\s+|now\s+|first\s+)*)?(?:examine|examining|assess|assessing|check|checking|"
+    r"then\s+|also\s+|now\s+|first\s+)*)?(?:(?:carefully|closely)\s+)?(?:examine|examining|"
+    r"assess|assessing|check|checking|scrutini[sz]e|scrutini[sz]ing|pay\s+attention|"
     r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|observe|consider|"
     r"considering|determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
     r"identify|compare|confirm\s+(?:whether|if|the\s+presence|the\s+absence|any)|ensure|"
@@ -55,7 +56,8 @@ _GENERIC = re.compile(
     r"if the|when present|in cases? of|(?:^|:\s*)seen as|will (?:be indicative|appear|show|be "
     r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be (?:midline|normal|clear|sharp)|be "
     r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
-    r"option [a-h]) (?:mentions|lists|names|describes|includes|proposes|states|suggests))\b", re.I)
+    r"option [a-h][*_]*) (?:mentions|lists|names|describes|includes|proposes|states|suggests))\b",
+    re.I)
 # An option restated after its letter ("C) Mild atelectasis at the left base.", "Option C:
 # opacity …") names findings without saying what the image shows.
 _OPTION_LEAD = re.compile(r"^\W*(?:(?:option|choice)\s+[A-H]\b|\(?[A-H]\))", re.I)
