@@ -7,12 +7,11 @@
 Reads prediction records with `reference_judgment` (completeness, factuality, effectiveness as
 GPT-4o gave them), scores them with our judge through the same code as `chestx score`, and
 prints Pearson and Spearman per component at item level and at system level (model x task
-means), plus whether each task ranks the models as GPT-4o does, and the means by model and
-outcome behind each ranking. Goal: item-level Pearson >= 0.6
-per component and the same rankings. Two diagnostic tables follow: the outcome alone as a
-baseline (and our agreement with the outcome held fixed), and how well the definitions applied
-to GPT-4o's own extracted key findings reproduce GPT-4o's numbers (a bound on what a consistent
-judge can reach).
+means), plus whether each task ranks the models as GPT-4o does. Goal: item-level Pearson >= 0.6
+per component and the same rankings. Three diagnostic tables follow: the outcome alone as a
+baseline (and our agreement with the outcome held fixed), how well the definitions applied to
+GPT-4o's own extracted key findings reproduce GPT-4o's numbers (a bound on what a consistent
+judge can reach), and the means by task, model and outcome behind each ranking.
 
 `--split` halves the records by a hash of their id (sha1, even = calib, odd = holdout), the
 same halves on every machine and run: rules are developed by looking at `calib` only, and

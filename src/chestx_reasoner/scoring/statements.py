@@ -139,6 +139,11 @@ def _seen(text: str) -> bool:
                for m in _OBSERVED.finditer(text))
 
 
+# "… on the X-ray" says where a thing would be, not that it was seen.
+_WHERE = re.compile(r"\b(?:on|in|within)\s+(?:an?|the)\s+(?:x-?rays?|images?|radiographs?|"
+                    r"films?)\b", re.I)
+
+
 def _strong_observation(sentence: str) -> bool:
     """A plan or a definition can still report what was seen, after a comma or a colon
     ("Checking the spine, it appears straight"; "Atelectasis would show X; none is seen")."""
@@ -146,10 +151,6 @@ def _strong_observation(sentence: str) -> bool:
     return any(_OBSERVED.search(_WHERE.sub("", p)) and not _PLAN.search(p)
                and not _GENERIC.search(p) for p in parts[1:])
 
-
-# "… on the X-ray" says where a thing would be, not that it was seen.
-_WHERE = re.compile(r"\b(?:on|in|within)\s+(?:an?|the)\s+(?:x-?rays?|images?|radiographs?|"
-                    r"films?)\b", re.I)
 
 
 @lru_cache(maxsize=4096)
