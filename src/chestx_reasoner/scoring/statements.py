@@ -114,8 +114,9 @@ def kind(sentence: str) -> str:
     >>> kind("To evaluate for consolidation, examine the lung zones for airspace opacity.")
     'plan'
     """
+    bare = sentence.rstrip(" *_")  # markdown emphasis closes a header or a question too
     if _PLAN.search(sentence) or _PLAN_ANYWHERE.search(sentence) or _FRAMING.search(sentence) \
-            or sentence.rstrip(" *_").endswith("?"):  # "Is there a nodule at the bases?"
+            or bare.endswith("?"):  # "Is there a nodule at the bases?"
         return "observation" if _strong_observation(sentence) else "plan"
     generic = _GENERIC.search(sentence)
     if generic:
@@ -125,9 +126,8 @@ def kind(sentence: str) -> str:
         return "observation" if seen or _strong_observation(sentence) else "generic"
     # A header ("B) Mild scoliosis:") announces, as does an option restated after its letter;
     # any other plain statement asserts.
-    if sentence.rstrip(" *_").endswith(":") or (_OPTION_LEAD.search(sentence) and not
-                                           _OBSERVED.search(sentence) and not
-                                           _NEGATED.search(sentence)):
+    if bare.endswith(":") or (_OPTION_LEAD.search(sentence) and not _OBSERVED.search(sentence)
+                              and not _NEGATED.search(sentence)):
         return "neutral"
     return "observation"
 
@@ -150,7 +150,6 @@ def _strong_observation(sentence: str) -> bool:
     parts = re.split(r"[,:;]|\b(?:and|but|however|which|while)\b", sentence)
     return any(_OBSERVED.search(_WHERE.sub("", p)) and not _PLAN.search(p)
                and not _GENERIC.search(p) for p in parts[1:])
-
 
 
 @lru_cache(maxsize=4096)
