@@ -39,11 +39,13 @@ from chestx_reasoner.scoring.key_findings import (
     merge,
     reasoning_credit,
     related,
-    settle,
+    distinct,
+    settle_sided,
     step_verdict,
     structure_findings,
     supported_by_report,
 )
+from chestx_reasoner.scoring.laterality import side_errors
 from chestx_reasoner.scoring.option_judge import judge_options
 from chestx_reasoner.scoring.statements import kind, sentences
 
@@ -112,7 +114,7 @@ class RulesJudge:
                     key = self._key(f)
                     if key is not None and (not reasoning or asserted(key.sentence)):
                         mentions.setdefault(key.finding, []).append(key)
-            found = [settle(m) for m in mentions.values()]
+            found = [settle_sided(m) for m in mentions.values()]
             out.append(merge(found, structure_findings(text, reasoning)))
         return out
 
@@ -138,7 +140,8 @@ class RulesJudge:
                     if key is not None and asserted(key.sentence):
                         index = bisect.bisect_right(offsets, f.evidence.start) - 1
                         per_step[index].setdefault(key.finding, []).append(key)
-            out.append([merge([settle(m) for m in found.values()], structure_findings(step))
+            out.append([merge([f for m in found.values() for f in distinct(m)],
+                               structure_findings(step))
                         for found, step in zip(per_step, steps, strict=True)])
         return out
 
@@ -207,7 +210,8 @@ class RulesJudge:
             has_reference = bool(item.get("reasoning"))
             phrases = self.option_phrases(item)
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
-                                   phrases, tuple(str(o) for o in item.get("options") or []))
+                                   phrases, tuple(str(o) for o in item.get("options") or []),
+                                   str(item.get("report") or ""))
             right = correct[len(out)] if correct is not None else None
             if right is not None and judgment.steps and has_reference:
                 # A right letter after reasoning that denies the answer's findings is luck: the
@@ -227,24 +231,26 @@ class RulesJudge:
     def _judge(self, steps: list[str], step_findings: list[list[KeyFinding]],
                ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
                phrases: list[tuple[str, str]] | None = None,
-               options: tuple[str, ...] = ()) -> Judgment:
+               options: tuple[str, ...] = (), report_text: str = "") -> Judgment:
         if phrases:
             named = {n for p, _ in phrases for c in lookup_concepts(p)[:1]
                      for n in (c.name, c.finding_name)}
             return judge_options(steps, step_findings, ref, report, has_reference, phrases,
-                                 options, named)
-        pred: dict[tuple[str, str], KeyFinding] = {}
+                                 options, named, report_text)
+        pred: dict[tuple[str, str, str | None], KeyFinding] = {}
         for found in step_findings:
             for f in found:
-                pred.setdefault((f.finding, f.status), f)
+                pred.setdefault((f.finding, f.status, f.side), f)
         predicted = list(pred.values())
         completeness = None
         if has_reference:
             recalled = sum(any(related(r, p) and agrees(p.status, r.status) for p in predicted)
                            for r in ref)
             completeness = recalled / len(ref) if ref else (1.0 if not predicted else 0.0)
-        factual = sum(supported_by_report(p, report)[0] for p in predicted)
-        factuality = factual / len(predicted) if predicted else 0.0
+        verdicts_ok = [supported_by_report(p, report)[0] for p in predicted]
+        verdicts_ok += [False] * len(side_errors(steps, report_text, [
+            p.sentence for p, ok in zip(predicted, verdicts_ok, strict=True) if not ok]))
+        factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
         verdicts = [step_verdict(text, found, ref, report, has_reference)
                     for text, found in zip(steps, step_findings, strict=True)]
         effectiveness = None

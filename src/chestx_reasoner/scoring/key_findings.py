@@ -17,7 +17,7 @@ lower lobe consolidation"), when their sides agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chestx_reasoner.scoring.anatomy import observation_of, structure_statements
@@ -36,6 +36,9 @@ class KeyFinding:
     status: str  # present | absent | uncertain
     side: str | None
     sentence: str  # where it was read
+    # Every side a text calls the finding present or uncertain on (a report may hold a right
+    # effusion and a small left one): what a predicted side is checked against.
+    sides: frozenset[str] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {"finding": self.finding, "status": self.status, "location": self.side}
@@ -91,6 +94,22 @@ def structure_findings(text: str, reasoning: bool = True) -> list[KeyFinding]:
     return [settle(m) for m in found.values()]
 
 
+def settle_sided(mentions: list[KeyFinding]) -> KeyFinding:
+    """`settle`, keeping every side the mentions place the finding on."""
+    sides = frozenset(m.side for m in mentions if m.side and m.status != "absent")
+    return replace(settle(mentions), sides=sides)
+
+
+def distinct(mentions: list[KeyFinding]) -> list[KeyFinding]:
+    """One key finding per (status, side) a text states: each is a claim of its own, so a
+    chain that denies a finding in one sentence and asserts it in another makes two claims
+    (one of them wrong), rather than settling on the majority."""
+    out: dict[tuple[str, str | None], KeyFinding] = {}
+    for m in mentions:
+        out.setdefault((m.status, m.side), m)
+    return list(out.values())
+
+
 def merge(base: list[KeyFinding], extra: list[KeyFinding]) -> list[KeyFinding]:
     """`base` plus the findings of `extra` it does not already hold (by name)."""
     names = {f.finding for f in base}
@@ -119,14 +138,53 @@ class Judgment:
         return sum(parts) / len(parts) if parts else None
 
 
+def covers(r: KeyFinding, p: KeyFinding) -> bool:
+    """Whether `r` speaks for `p`'s finding: the same finding or observation, or a finer one
+    (an atelectasis is a lung opacity; a lung opacity is not yet an atelectasis)."""
+    if r.finding == p.finding:
+        return True
+    if r.observation is None or p.observation is None:
+        return False
+    return r.observation == p.observation or PARENT.get(r.observation) == p.observation
+
+
+def _wrong_side(p: KeyFinding, said: list[KeyFinding]) -> KeyFinding | None:
+    """The report finding whose sides rule out the side `p` places a present finding on."""
+    if p.status == "absent" or not p.side:
+        return None
+    sided = [r for r in said if r.status != "absent" and r.sides]
+    if not sided:
+        return None
+    sides = frozenset().union(*(r.sides for r in sided))
+    if "bilateral" in sides or p.side in sides or (p.side == "bilateral"
+                                                   and {"left", "right"} <= sides):
+        return None
+    return sided[0]
+
+
+def _speaking_for(p: KeyFinding, report: list[KeyFinding]) -> list[KeyFinding]:
+    return [r for r in report if r.finding == p.finding] or [r for r in report if covers(r, p)]
+
+
+def wrong_side(p: KeyFinding, report: list[KeyFinding]) -> str | None:
+    """The report sentence that places `p` (present, on a side) on another side, else None."""
+    wrong = _wrong_side(p, _speaking_for(p, report))
+    return None if wrong is None else wrong.sentence
+
+
 def supported_by_report(p: KeyFinding, report: list[KeyFinding]) -> tuple[bool, str | None]:
     """Whether the report supports a key finding, and the report sentence behind the verdict
-    (None when the report does not mention it: unmentioned means normal)."""
-    same = [r for r in report if r.finding == p.finding] or [r for r in report
-                                                               if related(r, p)]
+    (None when the report does not mention it: unmentioned means normal). A present finding
+    needs the report's side too: "left basilar opacity" is wrong where the report's opacity
+    is on the right."""
+    same = _speaking_for(p, report)
     if not same:  # unmentioned: normal
         return p.status == "absent", None
     hit = next((r for r in same if agrees(p.status, r.status)), None)
+    if hit is not None:
+        wrong = _wrong_side(p, same)
+        if wrong is not None:
+            return False, wrong.sentence
     return (hit is not None, (hit or same[0]).sentence)
 
 def step_verdict(text: str, found: list[KeyFinding], ref: list[KeyFinding],

@@ -21,9 +21,11 @@ from chestx_reasoner.scoring.key_findings import (
     step_verdict,
     supported_by_report,
 )
+from chestx_reasoner.scoring.laterality import side_errors
 from chestx_reasoner.scoring.statements import (
     option_index,
     option_units,
+    phrase_claims,
     phrase_status,
     unit_status,
 )
@@ -65,18 +67,18 @@ def group_steps(steps: list[str], options: tuple[str, ...]) -> list[tuple[int | 
 def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
                   ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
                   phrases: list[tuple[str, str]], options: tuple[str, ...],
-                  named: set[str]) -> Judgment:
+                  named: set[str], report_text: str = "") -> Judgment:
     """Completeness, factuality and effectiveness of one findings-question prediction.
 
     `ref`: key findings of the reference chain; `named`: finding names the options stand for
     (their vocabulary concepts), judged through the phrases rather than twice."""
     text = "\n".join(steps)
     said = phrase_statuses(text, phrases, options)
-    extra: dict[str, KeyFinding] = {}
+    extra: dict[tuple[str, str, str | None], KeyFinding] = {}
     for found in step_findings:
         for f in found:
             if f.finding not in named:
-                extra.setdefault(f.finding, f)
+                extra.setdefault((f.finding, f.status, f.side), f)
     # Normal anatomy the chain checks counts where options are weighed; an open question's
     # key findings are its answer's findings.
     ref_extra = [r for r in ref if r.finding not in named and r.finding in STRUCTURES] \
@@ -87,8 +89,15 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
         recalled += sum(any(related(r, p) and agrees(p.status, r.status)
                             for p in extra.values()) for r in ref_extra)
         completeness = recalled / (len(phrases) + len(ref_extra))
-    verdicts_ok = [agrees(said[p], truth) for p, truth in phrases if said[p] is not None]
+    # Each sentence's claim counts, not only the one the discussion settles on.
+    verdicts_ok = [agrees(status, truth) for p, truth in phrases
+                   for status in dict.fromkeys(phrase_claims(p, text) or (said[p],))
+                   if status is not None]
     verdicts_ok += [supported_by_report(f, report)[0] for f in extra.values()]
+    # A finding put on the side the report does not give it: the option phrase's status may
+    # be right, the claim is still wrong.
+    verdicts_ok += [False] * len(side_errors(steps, report_text, [
+        f.sentence for f in extra.values() if not supported_by_report(f, report)[0]]))
     factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
     truth_of = dict(phrases)
     where = option_of_phrase(options)

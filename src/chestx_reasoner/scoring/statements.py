@@ -291,16 +291,24 @@ def phrase_status(phrase: str, text: str) -> str | None:
     'absent'
     >>> phrase_status("pleural effusion", "No visceral pleural edge is seen.")
     """
+    claims = phrase_claims(phrase, text)
+    return claims[-1] if claims else None
+
+
+@lru_cache(maxsize=65536)
+def phrase_claims(phrase: str, text: str) -> tuple[str, ...]:
+    """Every status the observing sentences of `text` give a finding phrase, in order: each
+    sentence is a claim of its own, so one that contradicts the rest is not outvoted."""
     words = content_words(phrase)
     if not words:
-        return None
+        return ()
     head = head_word(phrase) if len(words) == 2 else None  # "pleural" alone is no effusion
-    status = None
+    out = []
     for sentence in sentences(text):
         if head is not None and head not in _words_of(sentence):
             continue
         said = sentence_status(sentence, words)
         if said is not None:
-            status = said
-    return status
+            out.append(said)
+    return tuple(out)
 

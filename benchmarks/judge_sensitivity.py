@@ -1,0 +1,351 @@
+"""Does the judge catch the errors a radiologist would? Perturbation tests on real chains.
+
+    python benchmarks/judge_sensitivity.py [--data FILE ...] [--split all|calib|holdout]
+                                           [--show PERTURBATION]
+
+Each reference chain of a records file (each distinct item once) is replayed as a prediction
+with the gold answer, then copied with one error put in; the copy must score lower than the
+replay on the component that error belongs to:
+
+| perturbation | what changes | must drop |
+|---|---|---|
+| side swap | one "left" <-> "right" of a finding the report lateralises the same way | factuality |
+| absent -> present | one negated finding the report does not call present, now asserted | factuality |
+| present -> absent | one finding the report calls present, now denied | factuality |
+| inserted finding | a new step asserting a finding the report rules out or never mentions | factuality |
+| severity change | one "small"/"mild"... <-> "large"/"severe"... of a finding the report grades | factuality |
+| change over time | one "improved"/"increased"... <-> its opposite (temporal items) | factuality |
+| dropped steps | every other finding sentence, losing a finding named nowhere else | completeness |
+| filler | two generic steps that restate nothing of the chain | effectiveness |
+
+The perturbations are built from the text with their own small word lists, not with the
+judge's readers (a judge graded on its own reading would prove nothing), and only where the
+error is real: a swap needs the report to state that side (and not the other) next to the same
+word, a flip needs the report not to support the new status. It prints, per perturbation, how
+many chains it applied to and the share whose target component dropped. Goal: >= 0.95 each.
+`--show NAME` prints the misses of one perturbation (text before and after, both scores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from rich.console import Console
+from rich.table import Table
+
+from chestx_reasoner.scoring.judge_rules import RulesJudge
+from chestx_reasoner.scoring.score import score_items
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+DEFAULTS = [DATA / "radrscore-mimic-dev.jsonl", DATA / "radrscore-dev.jsonl"]
+LETTERS = "ABCDEFGH"
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*(])|\n+")
+# Finding words a radiologist would name; deliberately the benchmark's own short list.
+FINDING_WORDS = (
+    r"pneumothorax|pleural effusions?|effusions?|consolidations?|edema|cardiomegaly|"
+    r"atelectasis|opacit(?:y|ies)|pneumonia|nodules?|mass(?:es)?|fractures?|infiltrates?|"
+    r"enlarged cardiomediastinum|lesions?|congestion|emphysema|scarring|fibrosis|"
+    r"hyperinflation|thickening|collapse")
+_FINDING = re.compile(rf"\b(?:{FINDING_WORDS})\b", re.I)
+_NEGATION = re.compile(r"\b(?:no|not|without|absence|absent|negative|free of|rule[sd]? out|"
+                       r"ruling out|exclude[sd]?|lack|none|unlikely)\b", re.I)
+_HEDGE = re.compile(r"\b(?:may|might|could|possibl[ey]|probabl[ey]|likely|suggest\w*|"
+                    r"question\w*|cannot|concern\w*|versus|vs)\b", re.I)
+_PLANNING = re.compile(r"\b(?:look for|check|examine|assess|evaluat\w+|determine|would|"
+                       r"typically|such as|if |whether|can |should|must|need)\b", re.I)
+SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
+SEVERITY = {"small": "large", "large": "small", "mild": "severe", "severe": "mild",
+            "minimal": "extensive", "moderate": "minimal", "tiny": "large", "trace": "large",
+            "extensive": "minimal"}
+CHANGE = {"improved": "worsened", "improving": "worsening", "worsened": "improved",
+          "worsening": "improving", "increased": "decreased", "decreased": "increased",
+          "unchanged": "worsened", "stable": "worsening", "resolved": "worsened",
+          "new": "resolved", "progressed": "improved", "decreasing": "increasing",
+          "increasing": "decreasing", "persistent": "resolved"}
+FILLER = ["Image quality is assessed first, including rotation and inspiration.",
+          "A systematic approach is followed throughout the review."]
+INSERT = [("pneumothorax", "There is a large right-sided pneumothorax with a visible "
+           "pleural line."),
+          ("effusion", "A large left pleural effusion is present, blunting the costophrenic "
+           "angle."),
+          ("consolidation", "There is dense consolidation in the right lower lobe."),
+          ("cardiomegaly", "The heart is markedly enlarged, consistent with cardiomegaly."),
+          ("edema", "There is diffuse pulmonary edema with perihilar haze.")]
+
+
+def split_of(record_id: str) -> str:
+    """The judge_agreement benchmark's halves: sha1(id) parity, even = calib."""
+    return "calib" if int(hashlib.sha1(record_id.encode()).hexdigest(), 16) % 2 == 0 \
+        else "holdout"
+
+
+def item_key(record: dict) -> str:
+    """One key per benchmark item: the dumps answer each item with several models."""
+    return str(record["id"]).split("/", 1)[-1] if record.get("model") else str(record["id"])
+
+
+def sentences(steps: list[str]) -> list[tuple[int, str]]:
+    """(step index, sentence) for every sentence of a chain."""
+    return [(i, s.strip()) for i, step in enumerate(steps) for s in _SENTENCE.split(step)
+            if s.strip()]
+
+
+def rebuild(steps: list[str], parts: list[tuple[int, str]]) -> list[str]:
+    out = ["" for _ in steps]
+    for i, sentence in parts:
+        out[i] = f"{out[i]} {sentence}".strip()
+    return [s for s in out if s]
+
+
+def replace_once(steps: list[str], index: int, old: str, new: str) -> list[str]:
+    parts = sentences(steps)
+    parts[index] = (parts[index][0], parts[index][1].replace(old, new, 1))
+    return rebuild(steps, parts)
+
+
+def asserting(sentence: str) -> bool:
+    """An observation of this patient that calls something present, with no hedge."""
+    return bool(_FINDING.search(sentence)) and not _NEGATION.search(sentence) \
+        and not _HEDGE.search(sentence) and not _PLANNING.search(sentence)
+
+
+def _near(report: str, side: str, following: str) -> bool:
+    return re.search(rf"\b{side}\s+(?:\w+\s+){{0,2}}{re.escape(following)}\b", report) is not None
+
+
+def side_swap(item: dict, steps: list[str]) -> list[str] | None:
+    report = item["report"].lower()
+    for index, (_, sentence) in enumerate(sentences(steps)):
+        if not asserting(sentence):
+            continue
+        for match in re.finditer(r"\b(left|right|Left|Right)\s+(\w+)", sentence):
+            side, following = match.group(1).lower(), match.group(2).lower()
+            if following in {"side", "sided", "and", "or", "to"}:
+                continue
+            if _near(report, side, following) and not _near(report, SWAP[side], following) \
+                    and "bilateral" not in report:
+                swapped = f"{SWAP[match.group(1)]} {match.group(2)}"
+                return replace_once(steps, index, match.group(), swapped)
+    return None
+
+
+_NEGATED_FINDING = re.compile(
+    rf"\b(?:there is no|there are no|no evidence of|no signs? of|no|without)\s+"
+    rf"(?:(?:acute|focal|definite|significant|large|visible|obvious|apparent|new|"
+    rf"evidence of|signs? of)\s+)*((?:\w+\s+){{0,2}}?(?:{FINDING_WORDS}))\b", re.I)
+
+
+def flip_absent(item: dict, steps: list[str]) -> list[str] | None:
+    report = item["report"].lower()
+    for index, (_, sentence) in enumerate(sentences(steps)):
+        if _PLANNING.search(sentence) or _HEDGE.search(sentence):
+            continue
+        match = _NEGATED_FINDING.search(sentence)
+        if match is None:
+            continue
+        finding = match.group(1)
+        head = _FINDING.search(finding).group().lower()
+        # The report must not call it present: it denies it or never names it.
+        named = [m for m in re.finditer(rf"\b{re.escape(head)}", report)]
+        if any(not _NEGATION.search(report[max(0, m.start() - 60): m.start()])
+               for m in named):
+            continue
+        return replace_once(steps, index, match.group(), f"there is {finding}")
+    return None
+
+
+def flip_present(item: dict, steps: list[str]) -> list[str] | None:
+    report = item["report"].lower()
+    for index, (_, sentence) in enumerate(sentences(steps)):
+        if not asserting(sentence):
+            continue
+        match = re.search(rf"\b(?:there (?:is|are)|shows?|reveals?|demonstrates?|with)\s+"
+                          rf"((?:an?\s+|the\s+)?(?:[\w-]+\s+){{0,3}}?(?:{FINDING_WORDS}))\b",
+                          sentence, re.I)
+        if match is None:
+            continue
+        head = _FINDING.search(match.group(1)).group().lower()
+        mentions = [m.start() for m in re.finditer(rf"\b{re.escape(head)}", report)]
+        if not mentions or any(_NEGATION.search(report[max(0, m - 60): m])
+                               for m in mentions):
+            continue
+        verb = match.group()[: match.start(1) - match.start()].strip()
+        bare = re.sub(r"^(?:an?|the)\s+", "", match.group(1), flags=re.I)
+        denied = f"without {bare}" if verb.lower() == "with" else f"{verb} no {bare}"
+        return replace_once(steps, index, match.group(), denied)
+    return None
+
+
+def inserted(item: dict, steps: list[str]) -> list[str] | None:
+    report = item["report"].lower()
+    for word, step in INSERT:
+        mentions = [m.start() for m in re.finditer(rf"\b{word}", report)]
+        if word == "cardiomegaly":
+            mentions += [m.start() for m in re.finditer(r"\bheart (?:size|is)|cardiac (?:size|"
+                                                        r"silhouette)|cardiomediast", report)]
+            if re.search(r"enlarg|cardiomegaly", report) and not re.search(
+                    r"(?:no|not)\s+(?:\w+\s+){0,3}(?:enlarg|cardiomegaly)", report):
+                continue
+        if all(_NEGATION.search(report[max(0, m - 60): m]) for m in mentions):
+            return [*steps[:-1], step, steps[-1]] if len(steps) > 1 else [step, *steps]
+    return None
+
+
+def severity(item: dict, steps: list[str]) -> list[str] | None:
+    report = item["report"].lower()
+    for index, (_, sentence) in enumerate(sentences(steps)):
+        if not asserting(sentence):
+            continue
+        match = re.search(rf"\b({'|'.join(SEVERITY)})\s+((?:\w+\s+){{0,2}}?"
+                          rf"(?:{FINDING_WORDS}))\b", sentence, re.I)
+        if match is None:
+            continue
+        grade, finding = match.group(1).lower(), match.group(2)
+        head = _FINDING.search(finding).group().lower()
+        if not re.search(rf"\b{grade}\s+(?:\w+\s+){{0,3}}{re.escape(head)}", report):
+            continue
+        other = SEVERITY[grade]
+        if re.search(rf"\b{other}\b", report):
+            continue
+        return replace_once(steps, index, match.group(), f"{other} {finding}")
+    return None
+
+
+def change(item: dict, steps: list[str]) -> list[str] | None:
+    if item.get("task") != "temporal":
+        return None
+    report = item["report"].lower()
+    for index, (_, sentence) in enumerate(sentences(steps)):
+        if _PLANNING.search(sentence) or _NEGATION.search(sentence):
+            continue
+        match = re.search(rf"\b({'|'.join(CHANGE)})\b", sentence, re.I)
+        if match is None or not re.search(rf"\b{match.group(1).lower()}\b", report):
+            continue
+        if re.search(rf"\b{CHANGE[match.group(1).lower()]}\b", report):
+            continue
+        return replace_once(steps, index, match.group(), CHANGE[match.group(1).lower()])
+    return None
+
+
+def dropped(item: dict, steps: list[str]) -> list[str] | None:
+    parts = sentences(steps)
+    body = [k for k, (_, s) in enumerate(parts[:-1]) if _FINDING.search(s)
+            and not _PLANNING.search(s)]
+    if len(body) < 2:
+        return None
+    gone = set(body[::2])
+    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone).lower()
+    lost = {m.group().lower().rstrip("s") for k in gone for m in _FINDING.finditer(parts[k][1])}
+    if all(word in kept for word in lost):
+        return None  # every finding it names is said again elsewhere: nothing is lost
+    return rebuild(steps, [p for k, p in enumerate(parts) if k not in gone])
+
+
+def filler(item: dict, steps: list[str]) -> list[str] | None:
+    return [*FILLER, *steps]
+
+
+PERTURBATIONS: dict[str, tuple[Callable[[dict, list[str]], list[str] | None], str]] = {
+    "side swap": (side_swap, "factuality"),
+    "absent -> present": (flip_absent, "factuality"),
+    "present -> absent": (flip_present, "factuality"),
+    "inserted finding": (inserted, "factuality"),
+    "severity change": (severity, "factuality"),
+    "change over time": (change, "factuality"),
+    "dropped steps": (dropped, "completeness"),
+    "filler": (filler, "effectiveness"),
+}
+
+
+def as_prediction(item: dict, steps: list[str], tag: str) -> dict:
+    options = item.get("options") or []
+    answer = item["answer"]
+    if options and answer in LETTERS[: len(options)]:
+        answer = f"{answer}) {options[LETTERS.index(answer)]}"
+    text = "<think>\n" + "\n\n".join(steps) + f"\n</think>\n<answer>{answer}</answer>"
+    return {**item, "id": f"{item_key(item)}#{tag}", "model": "replay", "prediction": text}
+
+
+def load(paths: list[Path], split: str) -> list[dict]:
+    items: dict[str, dict] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                if not record.get("reasoning") or not record.get("report"):
+                    continue
+                if split != "all" and split_of(item_key(record)) != split:
+                    continue
+                items.setdefault(f"{path.name}:{item_key(record)}", record)
+    return list(items.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, nargs="+", default=[p for p in DEFAULTS
+                                                                 if p.exists()])
+    parser.add_argument("--split", choices=("all", "calib", "holdout"), default="all")
+    parser.add_argument("--show", choices=sorted(PERTURBATIONS), default=None)
+    parser.add_argument("--limit", type=int, default=None, help="first N items only")
+    args = parser.parse_args(argv)
+    if not args.data:
+        print("judge_sensitivity: no records file (pass --data)", file=sys.stderr)
+        return 2
+    items = load(args.data, args.split)[: args.limit]
+    records, applied = [], {name: [] for name in PERTURBATIONS}
+    for item in items:
+        steps = [s for s in item["reasoning"] if s.strip()]
+        records.append(as_prediction(item, steps, "replay"))
+        for name, (perturb, _) in PERTURBATIONS.items():
+            changed = perturb(item, steps)
+            if changed is not None and changed != steps:
+                records.append(as_prediction(item, changed, name))
+                applied[name].append(item_key(item))
+    judge = RulesJudge()
+    scored = {}
+    for start in range(0, len(records), 64):
+        for row in score_items(records[start: start + 64], judge):
+            scored[row["id"]] = row
+    table = Table(title=f"judge sensitivity on {len(items)} reference chains "
+                        f"({', '.join(p.name for p in args.data)}, split {args.split})")
+    for column in ("perturbation", "target", "applied", "detected", "share"):
+        table.add_column(column, justify="left" if column in ("perturbation", "target")
+                         else "right")
+    misses = []
+    for name, (_, target) in PERTURBATIONS.items():
+        hits = 0
+        for key in applied[name]:
+            base, changed = scored[f"{key}#replay"], scored[f"{key}#{name}"]
+            if (changed[target] or 0.0) < (base[target] or 0.0) - 1e-9:
+                hits += 1
+            elif name == args.show:
+                misses.append((base, changed))
+        n = len(applied[name])
+        table.add_row(name, target, str(n), str(hits), f"{hits / n:.3f}" if n else "-")
+    Console(width=120).print(table)
+    for base, changed in misses[:25]:
+        print("=" * 100)
+        print("REPORT:", base["report"][:600])
+        before = set(_SENTENCE.split(base["prediction"]))
+        after = set(_SENTENCE.split(changed["prediction"]))
+        print("BEFORE:", " | ".join(sorted(before - after))[:1000])
+        print("AFTER: ", " | ".join(sorted(after - before))[:1000])
+        print("scores:", {c: (base[c], changed[c]) for c in ("completeness", "factuality",
+                                                             "effectiveness")})
+        print("pred findings after:", changed["pred_key_findings"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Sides in reasoning checked against the report's sides, phrase by phrase.
+
+A swapped side ("opacity at the left base" where the report has it at the right base) is among
+the errors that matter most, yet the labeler ties a side to a finding only when the two stand
+close ("right basilar opacity"), and many phrasings keep them apart ("in the left perihilar
+region, there is a hazy opacification"). So a side is read here as the report and the
+reasoning write it: a side word, the anatomy words that follow it ("left lower lobe", "right
+perihilar", "left costophrenic"), and the sentence's other content words, which say what lies
+there. A reasoning sentence puts a finding on the wrong side when the report sentences about
+the same thing, at the same place, name only the other side. Pure functions; cached.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from chestx_reasoner.scoring.phrases import content_words
+from chestx_reasoner.scoring.statements import sentences
+
+OTHER = {"left": "right", "right": "left"}
+# A side and the place it qualifies: up to two words ("left lower lobe", "right mid lung").
+_SIDED = re.compile(r"\b(left|right)(?:[\s-]+(?:sided|side|hemi))?[\s-]+([a-z]+)(?:[\s-]+"
+                    r"([a-z]+))?", re.I)
+_BILATERAL = re.compile(r"\b(?:bilateral(?:ly)?|both|bibasilar|bibasal)\b", re.I)
+_DENIED = re.compile(r"\b(?:no|not|without|absent|absence|negative|free of|resolved|clear|"
+                     r"normal|unremarkable|removed|removal)\b", re.I)
+# Words of a place that do not say what lies there; matching needs one more word.
+_PLACE = frozenset(("lobe", "lung", "base", "apex", "zone", "hemithorax", "hemidiaphragm",
+                    "side", "chest", "region", "field", "upper", "lower", "middle", "mid",
+                    "perihilar", "basilar", "apical", "costophrenic", "angle", "hilum",
+                    "hilar", "image", "imaging", "ray", "shows", "seen", "noted", "there"))
+
+
+def _place(match: re.Match[str]) -> str:
+    return match.group(2).lower()
+
+
+@lru_cache(maxsize=4096)
+def _report_sides(report: str) -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """(side, place word, content words) of every sided phrase of the report."""
+    out = []
+    for sentence in sentences(report):
+        words = content_words(sentence)
+        for match in _SIDED.finditer(sentence):
+            out.append((match.group(1).lower(), _place(match), words))
+        if _BILATERAL.search(sentence):
+            out.extend(("bilateral", "*", words) for _ in (0,))
+    return tuple(out)
+
+
+def misplaced(sentence: str, report: str) -> str | None:
+    """The report's side for what `sentence` puts on the other side, as "right perihilar"
+    (None when the report agrees, says nothing on it, or names both sides).
+
+    >>> report = "In the left perihilar region there is a hazy opacification."
+    >>> misplaced("Hazy opacification is seen in the right perihilar region.", report)
+    'left perihilar'
+    >>> misplaced("Hazy opacification is seen in the left perihilar region.", report)
+    >>> misplaced("There is no right pleural effusion.", "Small left pleural effusion.")
+    """
+    sided = _report_sides(report)
+    if not sided:
+        return None
+    words = content_words(sentence) - _PLACE
+    for match in _SIDED.finditer(sentence):
+        clause = sentence[max(0, match.start() - 60): match.end() + 60]
+        if _DENIED.search(clause):
+            continue  # "no right effusion", "the right lung is clear": nothing placed
+        side, place = match.group(1).lower(), _place(match)
+        about = [(s, w) for s, p, w in sided if (p == place or p == "*")
+                 and len(words & w - _PLACE) >= 1]
+        if not about:
+            continue
+        sides = {s for s, _ in about}
+        if side in sides or "bilateral" in sides:
+            continue
+        return f"{OTHER[side]} {place}"
+    return None
+
+
+def side_errors(steps: list[str], report: str, counted: list[str] = ()) -> list[str]:
+    """Observation sentences of `steps` that put something on the side the report does not,
+    leaving out those whose wrong side is already `counted` (sentences the labeler's findings
+    were judged wrong in)."""
+    from chestx_reasoner.scoring.statements import kind
+
+    out = []
+    for step in steps:
+        for sentence in sentences(step):
+            if kind(sentence) != "observation" or any(
+                    c and (c in sentence or sentence in c) for c in counted):
+                continue
+            if misplaced(sentence, report) is not None:
+                out.append(sentence)
+    return out
