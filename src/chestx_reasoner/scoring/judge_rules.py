@@ -35,11 +35,12 @@ from chestx_reasoner.scoring.key_findings import (
     agrees,
     asserted,
     denies_answer,
+    distinct,
     effectiveness_of,
     merge,
     reasoning_credit,
     related,
-    distinct,
+    restates,
     settle_sided,
     step_verdict,
     structure_findings,
@@ -47,6 +48,7 @@ from chestx_reasoner.scoring.key_findings import (
 )
 from chestx_reasoner.scoring.laterality import side_errors
 from chestx_reasoner.scoring.option_judge import judge_options
+from chestx_reasoner.scoring.phrases import content_words
 from chestx_reasoner.scoring.statements import kind, sentences
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -212,6 +214,12 @@ class RulesJudge:
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
                                    phrases, tuple(str(o) for o in item.get("options") or []),
                                    str(item.get("report") or ""))
+            if has_reference:
+                chain = content_words(" ".join(item.get("reasoning") or []))
+                for verdict in judgment.steps:
+                    if verdict["verdict"] == "unsupported":
+                        verdict["restates"] = restates(verdict["text"], chain)
+                judgment.effectiveness = effectiveness_of(judgment.steps)
             right = correct[len(out)] if correct is not None else None
             if right is not None and judgment.steps and has_reference:
                 # A right letter after reasoning that denies the answer's findings is luck: the

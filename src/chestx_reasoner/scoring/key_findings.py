@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chestx_reasoner.scoring.anatomy import observation_of, structure_statements
+from chestx_reasoner.scoring.phrases import content_words
 from chestx_reasoner.scoring.statements import kind, sentences
 
 # CheXpert's label hierarchy: a parent finding covers its children at a coarser granularity.
@@ -216,12 +217,37 @@ def effectiveness_of(verdicts: list[dict[str, Any]], credit: float | None = None
     With no credit given (None) such steps are left out rather than guessed.
     """
     supported = float(sum(v["verdict"] == "supported" for v in verdicts))
-    judged = sum(v["verdict"] != "unsupported" for v in verdicts)
+    judged = sum(v["verdict"] != "unsupported" or not v.get("restates", True)
+                 for v in verdicts)
     if credit is not None:
         undecided = len(verdicts) - judged
         supported += undecided * credit
         judged += undecided
     return supported / judged if judged else 0.0
+
+
+# Words any reasoning uses whatever it reads: sharing them restates nothing of a chain.
+_PROCEDURE = frozenset((
+    "image", "imaging", "ray", "x-ray", "radiograph", "film", "view", "chest", "first", "next",
+    "then", "finally", "assess", "assessed", "assessment", "evaluate", "evaluated",
+    "evaluation", "examine", "examined", "examination", "review", "reviewed", "finding",
+    "sign", "feature", "patient", "determine", "including", "approach", "systematic",
+    "quality", "process", "overall", "step", "analysis", "analyze", "look", "check", "based",
+    "answer", "option", "question", "correct", "conclusion", "presence", "absence", "evidence",
+    "present", "absent", "observed", "noted", "seen", "show", "shows", "indicate",
+    "indicating", "suggest", "consistent", "diagnosis", "important", "key", "typically",
+    "area", "structure", "also", "any", "not", "which", "such", "other", "all", "both",
+))
+
+
+def restates(step: str, reference: frozenset[str]) -> bool:
+    """Whether a step shares what it is about with the reference chain (`reference`: the
+    chain's content words): two of its own words beyond procedure, or one where it has only
+    one. A generic step ("Image quality is assessed first") restates nothing, so it is not
+    effective whatever the answer."""
+    own = content_words(step) - _PROCEDURE
+    shared = len(own & reference)
+    return shared >= 2 or (shared == 1 and len(own) == 1)
 
 
 def reasoning_credit(right: bool, predicted: list[dict], reference: list[dict]) -> float:
