@@ -11,7 +11,6 @@ sentence, not in the header that names the option.
 
 from __future__ import annotations
 
-from chestx_reasoner.scoring.anatomy import STRUCTURES
 from chestx_reasoner.scoring.key_findings import (
     Judgment,
     KeyFinding,
@@ -29,6 +28,11 @@ from chestx_reasoner.scoring.statements import (
     phrase_status,
     unit_status,
 )
+
+
+# Measured on the dev files (benchmarks/judge_agreement.py): 0.25 keeps the item agreement of
+# option-only recall while a chain that drops its other findings still loses completeness.
+CHAIN_WEIGHT = 0.25
 
 
 def phrase_statuses(text: str, phrases: list[tuple[str, str]],
@@ -79,16 +83,19 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
         for f in found:
             if f.finding not in named:
                 extra.setdefault((f.finding, f.status, f.side), f)
-    # Normal anatomy the chain checks counts where options are weighed; an open question's
-    # key findings are its answer's findings.
-    ref_extra = [r for r in ref if r.finding not in named and r.finding in STRUCTURES] \
-        if options else []
+    # The chain's own findings count beside the options' (what it establishes about this
+    # patient: normal anatomy, devices, findings no option names), so dropping them costs.
+    ref_extra = [r for r in ref if r.finding not in named]
     completeness = None
     if has_reference:
-        recalled = sum(said[p] is not None and agrees(said[p], truth) for p, truth in phrases)
-        recalled += sum(any(related(r, p) and agrees(p.status, r.status)
-                            for p in extra.values()) for r in ref_extra)
-        completeness = recalled / (len(phrases) + len(ref_extra))
+        options_recalled = sum(said[p] is not None and agrees(said[p], truth)
+                               for p, truth in phrases) / len(phrases)
+        chain_recalled = sum(any(related(r, p) and agrees(p.status, r.status)
+                                 for p in extra.values()) for r in ref_extra)
+        # The options' findings are what the question asks; the chain's others (normal
+        # anatomy, devices, findings no option names) weigh CHAIN_WEIGHT of the whole.
+        completeness = options_recalled * (1 - CHAIN_WEIGHT) + CHAIN_WEIGHT * chain_recalled \
+            / len(ref_extra) if ref_extra else options_recalled
     # Each sentence's claim counts, not only the one the discussion settles on.
     verdicts_ok = [agrees(status, truth) for p, truth in phrases
                    for status in dict.fromkeys(phrase_claims(p, text) or (said[p],))
