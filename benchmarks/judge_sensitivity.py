@@ -152,8 +152,8 @@ def flip_absent(item: dict, steps: list[str]) -> list[str] | None:
         if _PLANNING.search(sentence) or _HEDGE.search(sentence):
             continue
         match = _NEGATED_FINDING.search(sentence)
-        if match is None:
-            continue
+        if match is None or len(_NEGATION.findall(sentence)) > 1:
+            continue  # a second cue ("the absence of X confirms no Y") would still deny
         finding = match.group(1)
         head = _FINDING.search(finding).group().lower()
         # The report must not call it present: it denies it or never names it.

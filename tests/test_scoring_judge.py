@@ -338,7 +338,7 @@ def test_a_wrong_answer_keeps_credit_for_the_findings_it_states_right() -> None:
     assert reasoning_credit(False, [], reference) == 0.0
 
 
-def test_an_introduction_counts_for_a_right_answer_and_against_a_wrong_one() -> None:
+def test_an_introduction_restates_nothing_so_it_is_not_effective_whatever_the_answer() -> None:
     item = {"task": "single", "question": "Which finding?", "answer": "A",
             "options": ["pleural effusion", "pneumothorax"],
             "reasoning": ["A small left pleural effusion is seen.", "There is no pneumothorax.",
@@ -347,12 +347,12 @@ def test_an_introduction_counts_for_a_right_answer_and_against_a_wrong_one() -> 
     steps = ["Let us review the chest radiograph.", "A left pleural effusion is present.",
              "The answer is A."]
     right, wrong = RulesJudge().judge_many([item, item], [steps, steps], [True, False])
-    assert right.steps[0]["verdict"] == "unsupported"
-    assert right.effectiveness == 1.0
+    assert right.steps[0]["verdict"] == "unsupported" and not right.steps[0]["restates"]
+    assert right.effectiveness == 2 / 3
     # Scored as wrong: the effusion step is supported, the conclusion contradicted, and the
-    # introduction earns the share of stated findings the reference confirms (1 of 1).
+    # introduction still earns nothing.
     assert wrong.steps[-1]["verdict"] == "contradicted"
-    assert wrong.effectiveness == 2 / 3
+    assert wrong.effectiveness == 1 / 3
 
 
 def test_a_right_letter_after_denying_the_answer_is_not_credited_as_reasoning() -> None:
@@ -368,7 +368,7 @@ def test_a_right_letter_after_denying_the_answer_is_not_credited_as_reasoning() 
     denying = ["Let us review the radiograph.", "There is no moderate cardiomegaly.",
                "So there is no moderate cardiomegaly; the answer is A."]
     good, lucky = RulesJudge().judge_many([item, item], [consistent, denying], [True, True])
-    assert good.steps[-1]["verdict"] == "supported" and good.effectiveness == 1.0
+    assert good.steps[-1]["verdict"] == "supported" and good.effectiveness == 2 / 3
     # The conclusion keeps its own verdict, and the introduction earns what a wrong answer's
     # would: the share of stated findings the reference confirms (none here).
     assert lucky.steps[-1]["verdict"] == "contradicted"
@@ -431,3 +431,89 @@ def test_a_mined_chain_judged_against_itself_scores_near_one() -> None:
         assert row["effectiveness"] == 1.0, (row["id"], row["steps"])
         assert row["radrscore"] >= 0.8, row["id"]
         assert not [s for s in row["steps"] if s["verdict"] == "contradicted"], row["id"]
+
+
+# -- errors a radiologist would catch (benchmarks/judge_sensitivity.py measures them at scale) --
+_EFFUSION = {"task": "binary", "question": "Does this chest X-ray show pleural effusion?",
+             "options": ["Yes", "No"], "answer": "A",
+             "reasoning": ["There is a small right pleural effusion.",
+                           "There is no pneumothorax.", "The answer is A."],
+             "report": "Small right pleural effusion. No pneumothorax. Heart size is normal."}
+
+
+def _scores(item: dict, *chains: list[str]) -> list:
+    return RulesJudge().judge_many([item] * len(chains), list(chains), [True] * len(chains))
+
+
+@pytest.mark.parametrize("wrong", [
+    "There is a small left pleural effusion.",  # the side the report does not give it
+    "Blunting of the left costophrenic angle shows the effusion.",
+])
+def test_a_finding_put_on_the_wrong_side_loses_factuality(wrong: str) -> None:
+    base, swapped = _scores(_EFFUSION, list(_EFFUSION["reasoning"]),
+                            [wrong, *_EFFUSION["reasoning"][1:]])
+    assert swapped.factuality < base.factuality
+
+
+def test_sided_phrases_are_checked_where_the_labeler_ties_no_side() -> None:
+    from chestx_reasoner.scoring.laterality import misplaced
+
+    report = "In the left perihilar region, there is a hazy opacification. No effusion."
+    assert misplaced("Hazy opacification is seen in the right perihilar region.", report) \
+        == "left perihilar"
+    assert misplaced("Hazy opacification is seen in the left perihilar region.", report) is None
+    # Nothing placed: a denial, or a side the report never speaks of.
+    assert misplaced("There is no right perihilar opacification.", report) is None
+    assert misplaced("The right hemidiaphragm is elevated.", report) is None
+    # Both sides in the report: either side is right.
+    assert misplaced("Opacity at the right base.", "Bibasilar opacities, right greater "
+                     "than left.") is None
+
+
+@pytest.mark.parametrize(("said", "component"), [
+    ("There is a pneumothorax.", "factuality"),  # absent -> present
+    ("There is a large left pneumothorax with a visible pleural line.", "factuality"),
+])
+def test_a_statement_the_report_rules_out_loses_factuality(said: str, component: str) -> None:
+    base, changed = _scores(_EFFUSION, list(_EFFUSION["reasoning"]),
+                            [_EFFUSION["reasoning"][0], said, "The answer is A."])
+    assert getattr(changed, component) < getattr(base, component)
+
+
+def test_a_denied_finding_the_report_states_loses_factuality_even_when_restated() -> None:
+    chain = ["There is no pleural effusion.", "There is a small right pleural effusion.",
+             "There is no pneumothorax.", "The answer is A."]
+    base, flipped = _scores(_EFFUSION, chain[1:], chain)
+    assert flipped.factuality < base.factuality
+
+
+def test_filler_steps_lose_effectiveness_even_with_the_right_answer() -> None:
+    filler = ["Image quality is assessed first, including rotation and inspiration.",
+              "A systematic approach is followed throughout the review."]
+    base, padded = _scores(_EFFUSION, list(_EFFUSION["reasoning"]),
+                           [*filler, *_EFFUSION["reasoning"]])
+    assert padded.effectiveness < base.effectiveness
+    assert [s.get("restates") for s in padded.steps[:2]] == [False, False]
+
+
+def test_dropping_the_chains_other_findings_loses_completeness() -> None:
+    item = {"task": "single", "question": "Which finding?", "answer": "A",
+            "options": ["pleural effusion", "pneumothorax"],
+            "reasoning": ["The heart size is normal.", "A small right pleural effusion is seen.",
+                          "There is no pneumothorax.", "The answer is A."],
+            "report": "Normal heart size. Small right pleural effusion. No pneumothorax."}
+    base, dropped = _scores(item, list(item["reasoning"]), item["reasoning"][1:])
+    assert dropped.completeness < base.completeness
+
+
+def test_a_finer_finding_is_not_supported_by_a_coarser_one_in_the_report() -> None:
+    from chestx_reasoner.scoring.key_findings import KeyFinding, supported_by_report
+
+    report = [KeyFinding("opacity", "Lung Opacity", "present", "left", "Left basilar opacity.",
+                         frozenset({"left"}))]
+    atelectasis = KeyFinding("atelectasis", "Atelectasis", "present", None, "Atelectasis.")
+    opacity = KeyFinding("lung opacity", "Lung Opacity", "present", "right", "Right opacity.")
+    assert not supported_by_report(atelectasis, report)[0]  # unmentioned: normal
+    assert not supported_by_report(opacity, report)[0]  # wrong side
+    assert supported_by_report(KeyFinding("lung opacity", "Lung Opacity", "present", "left",
+                                          "x"), report)[0]

@@ -245,10 +245,10 @@ class RulesJudge:
                      for n in (c.name, c.finding_name)}
             return judge_options(steps, step_findings, ref, report, has_reference, phrases,
                                  options, named, report_text)
-        pred: dict[tuple[str, str, str | None], KeyFinding] = {}
+        pred: dict[tuple[str, str, str | None, str], KeyFinding] = {}
         for found in step_findings:
             for f in found:
-                pred.setdefault((f.finding, f.status, f.side), f)
+                pred.setdefault((f.finding, f.status, f.side, f.sentence), f)
         predicted = list(pred.values())
         completeness = None
         if has_reference:

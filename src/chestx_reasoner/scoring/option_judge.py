@@ -78,11 +78,11 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     (their vocabulary concepts), judged through the phrases rather than twice."""
     text = "\n".join(steps)
     said = phrase_statuses(text, phrases, options)
-    extra: dict[tuple[str, str, str | None], KeyFinding] = {}
+    extra: dict[tuple[str, str, str | None, str], KeyFinding] = {}
     for found in step_findings:
         for f in found:
             if f.finding not in named:
-                extra.setdefault((f.finding, f.status, f.side), f)
+                extra.setdefault((f.finding, f.status, f.side, f.sentence), f)
     # The chain's own findings count beside the options' (what it establishes about this
     # patient: normal anatomy, devices, findings no option names), so dropping them costs.
     ref_extra = [r for r in ref if r.finding not in named]
