@@ -92,7 +92,23 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Left lower lobe opacity, likely atelectasis.", "Atelectasis", PRESENT, None),
     ("Borderline cardiomegaly.", "Cardiomegaly", UNCERTAIN, None),
     ("Heart size is borderline enlarged.", "Cardiomegaly", UNCERTAIN, None),
-    ("Mild pulmonary vascular congestion.", "Edema", UNCERTAIN, None),
+    ("Mild pulmonary vascular congestion.", "Edema", PRESENT, None),  # CheXpert: Edema
+    # --- Real MIMIC wording the labeler once misread ---------------------------------------
+    ("The previously seen right pneumothorax is no longer visible.", "Pneumothorax", ABSENT,
+     None),
+    ("A small left apical pneumothorax is not definitely appreciated.", "Pneumothorax",
+     ABSENT, None),
+    ("Findings are more compatible with atelectasis than pneumonia.", "Pneumonia", ABSENT,
+     None),
+    ("Findings are more compatible with atelectasis than pneumonia.", "Atelectasis", PRESENT,
+     None),
+    ("Small left pleural effusion, if any.", "Pleural Effusion", UNCERTAIN, None),
+    ("Kerley B-lines are noted at the lung bases.", "Edema", PRESENT, None),
+    ("Septal lines and increased interstitial markings.", "Edema", PRESENT,
+     {"mention": "Septal"}),
+    ("Increased pulmonary vascular congestion since the prior study.", "Edema", PRESENT,
+     None),
+    ("Scarring at the right lung base is unchanged.", "Lung Opacity", PRESENT, None),
     ("Findings suggestive of mild pulmonary edema.", "Edema", PRESENT, None),
     ("Right basilar opacity could reflect atelectasis, though infection is not excluded.",
      "Pneumonia", UNCERTAIN, None),
@@ -432,3 +448,27 @@ def test_report_labels(text, scope, expected):
              if report.labels[c] != want[c]}
     assert not wrong, (
         f"columns (got, expected): {wrong}\nlabeler returned:\n{_describe(report.findings)}")
+
+
+@pytest.mark.parametrize("text", [
+    "Unchanged cardiac silhouette.", "The cardiac silhouette is unchanged.",
+    "Stable appearance of the cardiac silhouette compared to the prior.",
+])
+def test_an_unchanged_cardiac_silhouette_says_nothing_of_the_hearts_size(text: str) -> None:
+    labeled = ReportLabeler(scope="report").label(text)
+    assert labeled.labels["Cardiomegaly"] is None
+    assert not [f for f in labeled.findings if f.observation == "Cardiomegaly"]
+
+
+def test_kerley_lines_are_not_a_catheter() -> None:
+    labeled = ReportLabeler(scope="report").label("Kerley B-lines at both bases.")
+    assert labeled.labels["Support Devices"] is None and labeled.labels["Edema"] == 1
+
+
+def test_flattened_mimic_reports_without_headers_are_read_whole() -> None:
+    # Real dumps lost FINDINGS/IMPRESSION: findings and impression run together.
+    text = ("PA and lateral views of the chest. Heart size is normal. There is a small right "
+            "pleural effusion. No pneumothorax. Small right pleural effusion, unchanged.")
+    labels = ReportLabeler(scope="report").label(text).labels
+    assert (labels["Pleural Effusion"], labels["Pneumothorax"], labels["Cardiomegaly"]) \
+        == (1, 0, 0)

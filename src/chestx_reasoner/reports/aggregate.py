@@ -50,6 +50,7 @@ def chexpert_labels(findings: Iterable[Finding]) -> dict[str, int | None]:
     >>> labels["Pleural Effusion"], labels["No Finding"], labels["Edema"]
     (1, None, None)
     """
+    findings = list(findings)
     votes: dict[str, list[int]] = {}
     no_finding = True
     registry = concepts_by_name()
@@ -63,6 +64,11 @@ def chexpert_labels(findings: Iterable[Finding]) -> dict[str, int | None]:
             votes.setdefault("Cardiomegaly", []).append(-1)
         if finding.chexpert_label and finding.chexpert_label != "No Finding":
             votes.setdefault(finding.chexpert_label, []).append(value)
+    if 0 in votes.get("Edema", ()) and any(
+            f.concept == "vascular congestion" and f.status == "present" for f in findings):
+        # "vascular congestion without frank edema": congestion alone, edema denied, reads as
+        # an uncertain Edema rather than a positive one.
+        votes["Edema"] = [-1 if v == 1 else v for v in votes["Edema"]]
     labels: dict[str, int | None] = dict.fromkeys(CHEXPERT_OBSERVATIONS)
     for column, values in votes.items():
         labels[column] = max(values, key=_PRIORITY.__getitem__)

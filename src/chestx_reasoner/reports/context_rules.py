@@ -32,6 +32,9 @@ NEGATION_BACKWARD = (
     "is absent", "are absent", "not seen", "is not seen", "are not seen", "not identified",
     "not present", "not demonstrated", "not visualized", "not evident", "is not identified",
     "are not identified", "ruled out", "not detected", "is gone", "are gone",
+    # "no definite X" is negative in CheXpert's reading, and so is its backward form.
+    "not definitely appreciated", "not definitely seen", "not definitely identified",
+    "not definitely visualized", "not definitely demonstrated",
 )
 # Normality words negate only structures ("heart size is normal"), never a nearby finding.
 NORMALITY_BIDIRECTIONAL = (
@@ -72,6 +75,7 @@ UNCERTAIN_BACKWARD = (
     "is questioned", "obscured", "is obscured", "are obscured",
     "may be present", "could be present", "might be present", "is equivocal",
     "in question", "cannot be distinguished", "is not well seen",
+    "if any", "if present",  # "small effusion, if any": hedged, not asserted
 )
 UNCERTAIN_BIDIRECTIONAL = (
     "borderline", "top normal", "top-normal", "upper limits of normal",
@@ -125,6 +129,8 @@ CHANGES: dict[str, tuple[str, ...]] = {
                  "interval resolution",
                  "interval resolution of", "no longer seen", "no longer present",
                  "no longer visualized", "no longer identified", "has cleared", "have cleared",
+                 "no longer visible", "no longer appreciated", "no longer evident",
+                 "no longer apparent", "no longer demonstrated",
                  "cleared", "removed", "has been removed", "have been removed", "were removed",
                  "was removed", "removal of", "interval removal of"),
 }
@@ -153,6 +159,9 @@ def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[
     add(PSEUDO, "PSEUDO_NEGATION", "PSEUDO")
     for change, phrases in CHANGES.items():
         add(phrases, CHANGE_PREFIX + change.upper(), _BI, max_scope=8)
+    # "more compatible with atelectasis than pneumonia": the alternative after "than" is the
+    # one the radiologist argues against; a short scope keeps "larger than on the prior" inert.
+    add(("than",), NEGATED, _FWD, max_scope=3, allowed_types=finding_keys)
     add(NEGATION_FORWARD, NEGATED, _FWD)
     add(NEGATION_BACKWARD, NEGATED, _BWD, max_scope=8)
     add(NORMALITY_BIDIRECTIONAL, NEGATED, _BI, allowed_types=anatomy_keys, max_scope=12)

@@ -42,7 +42,9 @@ _WINDOW_STOPS = frozenset({",", ";", ":", ".", "and", "or", "but", "with", "with
 _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
 _STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.HYPOTHETICAL})
 _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
-_STABLE_MEANS_UNCERTAIN = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum"})
+# "Stable cardiomediastinal silhouette" is -1 for CheXpert; an unchanged cardiac silhouette
+# says nothing of the heart's size, so it stays a bare structure.
+_STABLE_MEANS_UNCERTAIN = frozenset({"Enlarged Cardiomediastinum"})
 # Findings with no side or zone: "heart size at the upper limits of normal" is not "upper".
 _NO_LOCATION_OBSERVATIONS = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum", "No Finding"})
 _ENLARGED = re.compile(r"\b(enlarged|enlargement|large|widened|widening|increased|prominent)\b",
@@ -229,6 +231,10 @@ def _doc_findings(doc, where: list[int], section: Section, report: str) -> list[
         categories = [m.category for m in ent._.modifiers]
         if concept.needs_cue and not any(c in _STATUS_CATEGORIES for c in categories):
             continue
+        if (concept.kind == "anatomy" and concept.chexpert_label == "Cardiomegaly"
+                and not any(c in _STATUS_CATEGORIES for c in categories)
+                and not _ENLARGED.search(_location_window(ent, ent.sent))):
+            continue  # "unchanged cardiac silhouette" says nothing of the heart's size
         findings.append(_make_finding(ent, concept, categories, where, section, report))
     return findings
 

@@ -95,7 +95,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "scarring", "scar", "scars", "cicatrix", "fibrosis", "fibrotic changes",
         "pulmonary fibrosis",
         "parenchymal scarring", "apical scarring", "linear scarring", "fibrotic scarring",
-    ], label=None),
+    ]),  # a parenchymal scar is an opacity on the film, and labelled as one
     _c("bronchiectasis", OPACITY, ["bronchiectasis", "bronchiectatic changes"], label=None),
     # --- Lung Lesion ------------------------------------------------------------------------
     _c("nodule", LESION, [
@@ -116,7 +116,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("edema", "Edema", [
         "edema", "pulmonary edema", "interstitial edema", "alveolar edema", "fluid overload",
         "pulmonary interstitial edema", "heart failure", "chf", "congestive heart failure",
-        "kerley b lines", "kerley lines", "perihilar haziness", "cephalization",
+        "kerley b lines", "kerley lines", "kerley b-lines", "kerley b-line", "kerley b line",
+        "septal lines", "perihilar haziness", "cephalization",
         "cephalization of vessels", "pulmonary vascular redistribution",
     ]),
     _c("vascular congestion", "Edema", [
@@ -125,7 +126,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "vascular prominence", "prominence of the pulmonary vasculature",
         "engorgement of the pulmonary vasculature", "indistinctness of the vasculature",
         "vascular indistinctness", "pulmonary venous hypertension", "congestion",
-    ], default_status="uncertain"),
+    ]),  # CheXpert counts vascular congestion as Edema
     _c("pulmonary vasculature", "Edema", [
         "pulmonary vasculature", "pulmonary vascularity", "vasculature", "vascularity",
         "pulmonary vessels", "pulmonary vascular markings", "vascular markings",
