@@ -3,7 +3,8 @@
     python benchmarks/labeler.py [--data ../shared/data/radrscore-dev.jsonl] [--repeat 3]
 
 Dev data: JSONL records with `report`; records with task "single" (four options, exactly one
-present, as in RadRScore dev) also give an agreement check: each option is mapped onto the
+present, as in RadRScore dev) and "binary" (yes/no for one finding) also give agreement
+checks: each option is mapped onto the
 vocabulary, and the labeler must find the answer's finding (present or uncertain) and not the
 distractors' findings. Without --data (or if the file is missing) only speed is measured, on
 the bundled example reports.
@@ -12,8 +13,10 @@ the bundled example reports.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -134,6 +137,40 @@ def single_item_agreement(records: list[dict], labeler: ReportLabeler) -> dict[s
     }
 
 
+_ASKED = re.compile(r"show (?:an? |any )?(.+?)\?", re.I)
+
+
+def binary_item_agreement(records: list[dict], labeler: ReportLabeler) -> dict[str, float]:
+    """Agreement with `binary` items' gold answers ("Does this chest X-ray show X?", A = yes):
+    the labeler's CheXpert column for X is positive or uncertain exactly when the answer is
+    yes. Each item once (the dumps answer it with several models), in the calib and holdout
+    halves (sha1 parity of the item id, as judge_agreement.py)."""
+    items: dict[str, dict] = {}
+    for record in records:
+        if record.get("task") == "binary" and record.get("report"):
+            items.setdefault(str(record["id"]).split("/", 1)[-1], record)
+    keys = list(items)
+    labeled = labeler.label_many([items[k]["report"] for k in keys])
+    hits = {"calib": [0, 0], "holdout": [0, 0]}
+    for key, result in zip(keys, labeled, strict=True):
+        asked = _ASKED.search(items[key].get("question") or "")
+        found = lookup_concepts(asked.group(1)) if asked else []
+        if not found or not isinstance(result, LabeledReport):
+            continue
+        positive = result.labels.get(found[0].observation) in (1, -1)
+        half = "calib" if int(hashlib.sha1(key.encode()).hexdigest(), 16) % 2 == 0 \
+            else "holdout"
+        hits[half][0] += positive == (items[key].get("answer") == "A")
+        hits[half][1] += 1
+    out: dict[str, float] = {}
+    for half, (right, total) in hits.items():
+        out[f"binary items, {half}"] = total
+        out[f"binary agreement, {half}"] = right / max(total, 1)
+    total = sum(t for _, t in hits.values())
+    out["binary agreement, all"] = sum(r for r, _ in hits.values()) / max(total, 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -157,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if source == args.data:
         agreement = single_item_agreement(records, ReportLabeler(scope=args.scope))
-        table = Table(title=f"Agreement on `single` items of {source.name} (scope={args.scope})")
+        agreement.update(binary_item_agreement(records, ReportLabeler(scope=args.scope)))
+        table = Table(title=f"Agreement on `single` and `binary` items of {source.name} "
+                            f"(scope={args.scope})")
         table.add_column("measure")
         table.add_column("value", justify="right")
         for name, value in agreement.items():
