@@ -45,6 +45,7 @@ from chestx_reasoner.scoring.key_findings import (
     step_verdict,
     structure_findings,
     supported_by_report,
+    wrong_side,
 )
 from chestx_reasoner.scoring.laterality import side_errors
 from chestx_reasoner.scoring.option_judge import judge_options
@@ -257,7 +258,7 @@ class RulesJudge:
             completeness = recalled / len(ref) if ref else (1.0 if not predicted else 0.0)
         verdicts_ok = [supported_by_report(p, report)[0] for p in predicted]
         verdicts_ok += [False] * len(side_errors(steps, report_text, [
-            p.sentence for p, ok in zip(predicted, verdicts_ok, strict=True) if not ok]))
+            p.sentence for p in predicted if wrong_side(p, report)]))
         factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
         verdicts = [step_verdict(text, found, ref, report, has_reference)
                     for text, found in zip(steps, step_findings, strict=True)]

@@ -32,20 +32,22 @@ _PLACE = frozenset(("lobe", "lung", "base", "apex", "zone", "hemithorax", "hemid
                     "hilar", "image", "imaging", "ray", "shows", "seen", "noted", "there"))
 
 
-def _place(match: re.Match[str]) -> str:
-    return match.group(2).lower()
+def _place(match: re.Match[str]) -> frozenset[str]:
+    """The place a sided phrase names: the word after the side ("left lower" and "left
+    upper" are two places)."""
+    return frozenset({match.group(2).lower()})
 
 
 @lru_cache(maxsize=4096)
-def _report_sides(report: str) -> tuple[tuple[str, str, frozenset[str]], ...]:
-    """(side, place word, content words) of every sided phrase of the report."""
+def _report_sides(report: str) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
+    """(side, place words, content words) of every sided phrase of the report."""
     out = []
     for sentence in sentences(report):
         words = content_words(sentence)
         for match in _SIDED.finditer(sentence):
             out.append((match.group(1).lower(), _place(match), words))
         if _BILATERAL.search(sentence):
-            out.extend(("bilateral", "*", words) for _ in (0,))
+            out.append(("bilateral", frozenset({"*"}), words))
     return tuple(out)
 
 
@@ -68,28 +70,27 @@ def misplaced(sentence: str, report: str) -> str | None:
         if _DENIED.search(clause):
             continue  # "no right effusion", "the right lung is clear": nothing placed
         side, place = match.group(1).lower(), _place(match)
-        about = [(s, w) for s, p, w in sided if (p == place or p == "*")
+        about = [(s, w) for s, p, w in sided if (p & place or "*" in p)
                  and len(words & w - _PLACE) >= 1]
         if not about:
             continue
         sides = {s for s, _ in about}
         if side in sides or "bilateral" in sides:
             continue
-        return f"{OTHER[side]} {place}"
+        return f"{OTHER[side]} {match.group(2).lower()}"
     return None
 
 
 def side_errors(steps: list[str], report: str, counted: list[str] = ()) -> list[str]:
-    """Observation sentences of `steps` that put something on the side the report does not,
-    leaving out those whose wrong side is already `counted` (sentences the labeler's findings
-    were judged wrong in)."""
-    from chestx_reasoner.scoring.statements import kind
-
+    """Sentences of `steps` that put something on the side the report does not, leaving out
+    those whose wrong side is already `counted` (sentences where a labeler finding was judged
+    on the wrong side). Every kind of sentence is read: a side names this patient's anatomy
+    even inside a definition ("X is characterized by Y, and the left basilar opacity fits")
+    or a plan ("Examining the left basilar opacity raises ...")."""
     out = []
     for step in steps:
         for sentence in sentences(step):
-            if kind(sentence) != "observation" or any(
-                    c and (c in sentence or sentence in c) for c in counted):
+            if any(c and (c in sentence or sentence in c) for c in counted):
                 continue
             if misplaced(sentence, report) is not None:
                 out.append(sentence)

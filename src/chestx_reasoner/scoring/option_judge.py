@@ -19,6 +19,7 @@ from chestx_reasoner.scoring.key_findings import (
     related,
     step_verdict,
     supported_by_report,
+    wrong_side,
 )
 from chestx_reasoner.scoring.laterality import side_errors
 from chestx_reasoner.scoring.statements import (
@@ -104,7 +105,7 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     # A finding put on the side the report does not give it: the option phrase's status may
     # be right, the claim is still wrong.
     verdicts_ok += [False] * len(side_errors(steps, report_text, [
-        f.sentence for f in extra.values() if not supported_by_report(f, report)[0]]))
+        f.sentence for f in extra.values() if wrong_side(f, report)]))
     factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
     truth_of = dict(phrases)
     where = option_of_phrase(options)
