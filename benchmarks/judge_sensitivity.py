@@ -170,7 +170,7 @@ def flip_present(item: dict, steps: list[str]) -> list[str] | None:
     for index, (_, sentence) in enumerate(sentences(steps)):
         if not asserting(sentence):
             continue
-        match = re.search(rf"\b(?:there (?:is|are)|shows?|reveals?|demonstrates?|with)\s+"
+        match = re.search(rf"\b(?:there (?:is|are)|shows?|reveals?|demonstrates?)\s+"
                           rf"((?:an?\s+|the\s+)?(?:[\w-]+\s+){{0,3}}?(?:{FINDING_WORDS}))\b",
                           sentence, re.I)
         if match is None:
@@ -182,7 +182,7 @@ def flip_present(item: dict, steps: list[str]) -> list[str] | None:
             continue
         verb = match.group()[: match.start(1) - match.start()].strip()
         bare = re.sub(r"^(?:an?|the)\s+", "", match.group(1), flags=re.I)
-        denied = f"without {bare}" if verb.lower() == "with" else f"{verb} no {bare}"
+        denied = f"{verb} no {bare}"
         return replace_once(steps, index, match.group(), denied)
     return None
 

@@ -11,6 +11,7 @@ sentence, not in the header that names the option.
 
 from __future__ import annotations
 
+from chestx_reasoner.reports.vocabulary import lookup_concepts
 from chestx_reasoner.scoring.key_findings import (
     Judgment,
     KeyFinding,
@@ -30,10 +31,21 @@ from chestx_reasoner.scoring.statements import (
     unit_status,
 )
 
-
 # Measured on the dev files (benchmarks/judge_agreement.py): 0.25 keeps the item agreement of
 # option-only recall while a chain that drops its other findings still loses completeness.
 CHAIN_WEIGHT = 0.25
+
+
+def report_supports(phrase: str, status: str, truth: str, report: list[KeyFinding]) -> bool:
+    """Whether the report supports what a reasoning says of an option's finding: factuality
+    is judged against the report, not the item's label (a distractor can be a finding the
+    report states, when the item was built from labels of another section). A phrase outside
+    the vocabulary falls back to the option's truth."""
+    concept = next(iter(lookup_concepts(phrase)), None)
+    if concept is None or concept.kind == "anatomy":
+        return agrees(status, truth)
+    claim = KeyFinding(concept.finding_name, concept.observation, status, None, phrase)
+    return supported_by_report(claim, report)[0]
 
 
 def phrase_statuses(text: str, phrases: list[tuple[str, str]],
@@ -98,8 +110,8 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
         completeness = options_recalled * (1 - CHAIN_WEIGHT) + CHAIN_WEIGHT * chain_recalled \
             / len(ref_extra) if ref_extra else options_recalled
     # Each sentence's claim counts, not only the one the discussion settles on.
-    verdicts_ok = [agrees(status, truth) for p, truth in phrases
-                   for status in dict.fromkeys(phrase_claims(p, text) or (said[p],))
+    verdicts_ok = [report_supports(p, status, truth, report) for p, truth in phrases
+                   for status in phrase_claims(p, text) or (said[p],)
                    if status is not None]
     verdicts_ok += [supported_by_report(f, report)[0] for f in extra.values()]
     # A finding put on the side the report does not give it: the option phrase's status may
