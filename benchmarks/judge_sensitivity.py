@@ -141,9 +141,39 @@ def side_swap(item: dict, steps: list[str]) -> list[str] | None:
 
 
 _NEGATED_FINDING = re.compile(
-    rf"\b(?:there is no|there are no|no evidence of|no signs? of|no|without)\s+"
-    rf"(?:(?:acute|focal|definite|significant|large|visible|obvious|apparent|new|"
-    rf"evidence of|signs? of)\s+)*((?:\w+\s+){{0,2}}?(?:{FINDING_WORDS}))\b", re.I)
+    rf"\b(there is no|there are no|no evidence of|no signs? of|no|without)\s+"
+    rf"((?:(?:acute|focal|definite|significant|large|visible|obvious|apparent|new|"
+    rf"evidence of|signs? of)\s+)*(?:\w+\s+){{0,2}}?(?:{FINDING_WORDS}))\b", re.I)
+# The negation words, each replaced by what asserts instead (the rest of the sentence kept).
+_ASSERTED = {"there is no": "there is", "there are no": "there are",
+             "no evidence of": "evidence of", "no sign of": "a sign of",
+             "no signs of": "signs of", "no": "", "without": "with"}
+# Anything that would still deny after the flip: a second negation, a normal structure.
+_STILL_DENIED = re.compile(rf"{_NEGATION.pattern}|\b(?:exclud\w*|eliminat\w*|normal|"
+                           r"unremarkable|clear|nor|neither|resolved|dismiss\w*)\b", re.I)
+
+
+# What a report may call a finding by (its own words, a structure, a finer finding): a
+# flip is only an error where none of them is stated present.
+_SAID_AS = {
+    "cardiomegaly": r"cardiomegaly|heart|cardiac",
+    "enlarged cardiomediastinum": r"cardiomediastin\w*|mediastin\w*|cardiomegaly|heart|cardiac",
+    "opacit": r"opacit\w*|infiltrat\w*|consolidat\w*|atelecta\w*|airspace|air space|"
+              r"pneumonia|edema|scar\w*|densit\w*|nodul\w*|mass",
+    "infiltrate": r"opacit\w*|infiltrat\w*|consolidat\w*|airspace|air space|pneumonia",
+    "effusion": r"effusion|pleural fluid",
+    "edema": r"edema|congestion|chf|heart failure",
+}
+
+
+def report_denies(report: str, head: str) -> bool:
+    """Whether every sentence of the report naming the finding (by any of `_SAID_AS`)
+    denies it or calls the structure normal: only then is asserting it an error."""
+    words = next((v for k, v in _SAID_AS.items() if head.startswith(k)), re.escape(head))
+    for sentence in re.split(r"(?<=[.;])\s+", report):
+        if re.search(rf"\b(?:{words})", sentence) and not _STILL_DENIED.search(sentence):
+            return False
+    return True
 
 
 def flip_absent(item: dict, steps: list[str]) -> list[str] | None:
@@ -152,16 +182,16 @@ def flip_absent(item: dict, steps: list[str]) -> list[str] | None:
         if _PLANNING.search(sentence) or _HEDGE.search(sentence):
             continue
         match = _NEGATED_FINDING.search(sentence)
-        if match is None or len(_NEGATION.findall(sentence)) > 1:
+        if match is None or len(_STILL_DENIED.findall(sentence)) > 1:
             continue  # a second cue ("the absence of X confirms no Y") would still deny
-        finding = match.group(1)
+        finding = match.group(2)
         head = _FINDING.search(finding).group().lower()
-        # The report must not call it present: it denies it or never names it.
-        named = [m for m in re.finditer(rf"\b{re.escape(head)}", report)]
-        if any(not _NEGATION.search(report[max(0, m.start() - 60): m.start()])
-               for m in named):
+        if not report_denies(report, head):
             continue
-        return replace_once(steps, index, match.group(), f"there is {finding}")
+        said = f"{_ASSERTED[match.group(1).lower()]} {finding}".strip()
+        if match.start() == 0 or sentence[: match.start()].strip() in ("", "*", "-"):
+            said = said[0].upper() + said[1:]
+        return replace_once(steps, index, match.group(), said)
     return None
 
 

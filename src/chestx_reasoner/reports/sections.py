@@ -89,3 +89,22 @@ def parse_sections(report: str) -> list[Section]:
 
 def _make_section(name: str, header: str | None, report: str, start: int, end: int) -> Section:
     return Section(name=name, header=header, start=start, end=end, text=report[start:end])
+
+
+_TEMPORAL = re.compile(r"(?:^|\n|\s)(?:previous|prior)\s+report\s*:(?P<prior>.*?)"
+                       r"(?:current|follow-?up)\s+report\s*:(?P<current>.*)\Z", re.I | re.S)
+
+
+def split_temporal(report: str) -> tuple[str, str]:
+    """(prior, current) of a report pair written "Previous Report: … Current Report: …" (the
+    layout of temporal benchmark items); ("", report) for any other report.
+
+    >>> split_temporal("Previous Report: Small effusion. Current Report: No effusion.")
+    ('Small effusion.', 'No effusion.')
+    >>> split_temporal("No effusion.")
+    ('', 'No effusion.')
+    """
+    match = _TEMPORAL.search(report)
+    if match is None:
+        return "", report
+    return match.group("prior").strip(), match.group("current").strip()

@@ -23,6 +23,7 @@ from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Finding
+from chestx_reasoner.reports.sections import split_temporal
 from chestx_reasoner.reports.vocabulary import (
     concepts,
     concepts_by_name,
@@ -205,16 +206,19 @@ class RulesJudge:
             known = {(r.finding, r.status) for r in ref}
             ref.extend(f for f in self.option_findings(item) if (f.finding, f.status) not in known
                        and not any(r.finding == f.finding for r in ref))
-        reports = self._cached([item.get("report") or "" for item in items], reasoning=False)
+        # What the reasoning says of this image is checked against the current report: a
+        # temporal item's prior report described another film.
+        current = [split_temporal(str(item.get("report") or ""))[1] for item in items]
+        reports = self._cached(current, reasoning=False)
         per_chain = self.read_steps(steps)
         out = []
-        for item, ref, report, item_steps, step_findings in zip(items, refs, reports, steps,
-                                                                per_chain, strict=True):
+        for item, ref, report, item_steps, step_findings, now in zip(
+                items, refs, reports, steps, per_chain, current, strict=True):
             has_reference = bool(item.get("reasoning"))
             phrases = self.option_phrases(item)
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
                                    phrases, tuple(str(o) for o in item.get("options") or []),
-                                   str(item.get("report") or ""))
+                                   now)
             if has_reference:
                 chain = content_words(" ".join(item.get("reasoning") or []))
                 for verdict in judgment.steps:
