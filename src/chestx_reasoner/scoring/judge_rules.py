@@ -51,6 +51,7 @@ from chestx_reasoner.scoring.key_findings import (
 from chestx_reasoner.scoring.laterality import side_errors
 from chestx_reasoner.scoring.option_judge import judge_options
 from chestx_reasoner.scoring.phrases import content_words
+from chestx_reasoner.scoring.qualifiers import qualifier_errors
 from chestx_reasoner.scoring.statements import kind, sentences
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -218,7 +219,7 @@ class RulesJudge:
             phrases = self.option_phrases(item)
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
                                    phrases, tuple(str(o) for o in item.get("options") or []),
-                                   now)
+                                   now, item.get("task") == "temporal")
             if has_reference:
                 chain = content_words(" ".join(item.get("reasoning") or []))
                 for verdict in judgment.steps:
@@ -244,12 +245,13 @@ class RulesJudge:
     def _judge(self, steps: list[str], step_findings: list[list[KeyFinding]],
                ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
                phrases: list[tuple[str, str]] | None = None,
-               options: tuple[str, ...] = (), report_text: str = "") -> Judgment:
+               options: tuple[str, ...] = (), report_text: str = "",
+               temporal: bool = False) -> Judgment:
         if phrases:
             named = {n for p, _ in phrases for c in lookup_concepts(p)[:1]
                      for n in (c.name, c.finding_name)}
             return judge_options(steps, step_findings, ref, report, has_reference, phrases,
-                                 options, named, report_text)
+                                 options, named, report_text, temporal)
         pred: dict[tuple[str, str, str | None, str], KeyFinding] = {}
         for found in step_findings:
             for f in found:
@@ -263,6 +265,7 @@ class RulesJudge:
         verdicts_ok = [supported_by_report(p, report)[0] for p in predicted]
         verdicts_ok += [False] * len(side_errors(steps, report_text, [
             p.sentence for p in predicted if wrong_side(p, report)]))
+        verdicts_ok += [False] * len(qualifier_errors(steps, report_text, temporal))
         factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
         verdicts = [step_verdict(text, found, ref, report, has_reference)
                     for text, found in zip(steps, step_findings, strict=True)]

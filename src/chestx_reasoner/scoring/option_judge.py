@@ -23,6 +23,7 @@ from chestx_reasoner.scoring.key_findings import (
     wrong_side,
 )
 from chestx_reasoner.scoring.laterality import side_errors
+from chestx_reasoner.scoring.qualifiers import qualifier_errors
 from chestx_reasoner.scoring.statements import (
     option_index,
     option_units,
@@ -84,7 +85,7 @@ def group_steps(steps: list[str], options: tuple[str, ...]) -> list[tuple[int | 
 def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
                   ref: list[KeyFinding], report: list[KeyFinding], has_reference: bool,
                   phrases: list[tuple[str, str]], options: tuple[str, ...],
-                  named: set[str], report_text: str = "") -> Judgment:
+                  named: set[str], report_text: str = "", temporal: bool = False) -> Judgment:
     """Completeness, factuality and effectiveness of one findings-question prediction.
 
     `ref`: key findings of the reference chain; `named`: finding names the options stand for
@@ -118,6 +119,8 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     # be right, the claim is still wrong.
     verdicts_ok += [False] * len(side_errors(steps, report_text, [
         f.sentence for f in extra.values() if wrong_side(f, report)]))
+    # A grade (or, over time, a change) the report gives the same finding otherwise.
+    verdicts_ok += [False] * len(qualifier_errors(steps, report_text, temporal))
     factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
     truth_of = dict(phrases)
     where = option_of_phrase(options)

@@ -1,0 +1,109 @@
+"""Severity and change over time in reasoning, checked against the report's words.
+
+"A large effusion" where the report has a small one, or "the edema has worsened" where it has
+improved, is a wrong statement about the patient although the finding and its presence are
+right. Neither lives in the finding vocabulary, so both are read here as the report writes
+them: a qualifier word of a class (grade: low / moderate / high; change: worse / better /
+same) and the content words it qualifies. A reasoning sentence is wrong when the report
+qualifies the same thing, and never with that class. Pure functions; cached per report.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from chestx_reasoner.scoring.phrases import content_words
+from chestx_reasoner.scoring.statements import sentences
+
+GRADE = {
+    "trace": "low", "tiny": "low", "minimal": "low", "minimally": "low", "small": "low",
+    "mild": "low", "mildly": "low", "slight": "low", "slightly": "low", "subtle": "low",
+    "moderate": "moderate", "moderately": "moderate",
+    "large": "high", "severe": "high", "severely": "high", "extensive": "high",
+    "massive": "high", "marked": "high", "markedly": "high", "substantial": "high",
+}
+CHANGE = {
+    "worsened": "worse", "worsening": "worse", "worse": "worse", "increased": "worse",
+    "increasing": "worse", "progressed": "worse", "progression": "worse", "new": "worse",
+    "enlarging": "worse", "enlarged": None, "improved": "better", "improving": "better",
+    "improvement": "better", "decreased": "better", "decreasing": "better",
+    "resolved": "better", "resolving": "better", "resolution": "better", "cleared": "better",
+    "unchanged": "same", "stable": "same", "persistent": "same", "persists": "same",
+    "similar": "same", "constant": "same",
+}
+_GRADED = re.compile(rf"\b({'|'.join(GRADE)})\b((?:[\s-]+(?:to[\s-]+)?[a-z]+){{1,3}})", re.I)
+_CHANGED = re.compile(rf"\b({'|'.join(w for w, c in CHANGE.items() if c)})\b", re.I)
+_CLAUSE = re.compile(r"[,;:]|\b(?:and|but|while|whereas|although|with)\b", re.I)
+_DENIED = re.compile(r"\b(?:no|not|without|absent|absence|negative|free of)\b", re.I)
+# Words that say how or where, not what: sharing only these is no shared subject.
+_NOT_WHAT = frozenset((
+    "lobe", "base", "apex", "zone", "region", "hemithorax", "side", "sided", "upper", "lower",
+    "middle", "mid", "perihilar", "basilar", "apical", "amount", "size", "extent", "degree",
+    "volume", "area", "interval", "since", "prior", "previous", "compared", "study", "image",
+    "finding", "change", "appearance", "evidence", "seen", "noted", "there", "now",
+    *GRADE, *CHANGE,
+))
+
+
+def _what(text: str) -> frozenset[str]:
+    return content_words(text) - _NOT_WHAT
+
+
+def _grades(sentence: str) -> list[tuple[str, frozenset[str]]]:
+    """(grade class, what it grades) for "small left pleural effusion", "mild-to-moderate
+    edema" (both classes)."""
+    out = []
+    for match in _GRADED.finditer(sentence):
+        what = _what(match.group(2))
+        out.append((GRADE[match.group(1).lower()], what))
+        for word in re.findall(r"[a-z]+", match.group(2).lower()):
+            if word in GRADE:  # "mild to moderate": the second grade qualifies the same thing
+                out.append((GRADE[word], what))
+    return [(grade, what) for grade, what in out if what]
+
+
+def _changes(sentence: str) -> list[tuple[str, frozenset[str]]]:
+    """(change class, what changed) for every change word, with its clause's content words."""
+    out = []
+    for clause in _CLAUSE.split(sentence):
+        if _DENIED.search(clause):
+            continue  # "no new effusion", "not changed": no change is claimed
+        for match in _CHANGED.finditer(clause):
+            what = _what(clause)
+            if what:
+                out.append((CHANGE[match.group(1).lower()], what))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _report_index(report: str, kind: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    read = _grades if kind == "grade" else _changes
+    return tuple(q for sentence in sentences(report) for q in read(sentence))
+
+
+def _wrong(sentence: str, report: str, kind: str) -> bool:
+    index = _report_index(report, kind)
+    read = _grades if kind == "grade" else _changes
+    for said, what in read(sentence):
+        classes = {cls for cls, theirs in index if what & theirs}
+        if classes and said not in classes:
+            return True
+    return False
+
+
+def qualifier_errors(steps: list[str], report: str, temporal: bool = False) -> list[str]:
+    """Sentences of `steps` that grade a finding otherwise than the report does, and (for a
+    temporal item, whose report says what changed) that state another change over time.
+
+    >>> report = "Small right pleural effusion has increased since the prior study."
+    >>> qualifier_errors(["There is a large right pleural effusion."], report)
+    ['There is a large right pleural effusion.']
+    >>> qualifier_errors(["A small right pleural effusion is seen."], report)
+    []
+    >>> qualifier_errors(["The pleural effusion has improved."], report, temporal=True)
+    ['The pleural effusion has improved.']
+    """
+    kinds = ("grade", "change") if temporal else ("grade",)
+    return [sentence for step in steps for sentence in sentences(step)
+            if any(_wrong(sentence, report, kind) for kind in kinds)]
