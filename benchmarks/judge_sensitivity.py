@@ -255,16 +255,24 @@ def severity(item: dict, steps: list[str]) -> list[str] | None:
 def change(item: dict, steps: list[str]) -> list[str] | None:
     if item.get("task") != "temporal":
         return None
-    report = item["report"].lower()
+    # What changed is the current report's to say ("Previous Report: … Current Report: …").
+    report = re.split(r"current report\s*:", item["report"], flags=re.I)[-1].lower()
+    words = "|".join(CHANGE)
+    near = re.compile(rf"\b({words})\b(?:\s+\w+){{0,4}}?\s+(?:{FINDING_WORDS})\b|"
+                      rf"\b(?:{FINDING_WORDS})\b(?:\s+\w+){{0,4}}?\s+({words})\b", re.I)
     for index, (_, sentence) in enumerate(sentences(steps)):
         if _PLANNING.search(sentence) or _NEGATION.search(sentence):
             continue
-        match = re.search(rf"\b({'|'.join(CHANGE)})\b", sentence, re.I)
-        if match is None or not re.search(rf"\b{match.group(1).lower()}\b", report):
+        match = near.search(sentence)
+        if match is None:
             continue
-        if re.search(rf"\b{CHANGE[match.group(1).lower()]}\b", report):
+        word = (match.group(1) or match.group(2)).lower()
+        if not re.search(rf"\b{word}\b", report) or re.search(rf"\b{CHANGE[word]}\b", report):
             continue
-        return replace_once(steps, index, match.group(), CHANGE[match.group(1).lower()])
+        start = match.start(1) if match.group(1) else match.start(2)
+        return replace_once(steps, index, sentence[start: start + len(word)] + sentence[
+            start + len(word): match.end()], CHANGE[word] + sentence[start + len(word):
+                                                                       match.end()])
     return None
 
 

@@ -30,18 +30,23 @@ CHANGE = {
     "improvement": "better", "decreased": "better", "decreasing": "better",
     "resolved": "better", "resolving": "better", "resolution": "better", "cleared": "better",
     "unchanged": "same", "stable": "same", "persistent": "same", "persists": "same",
-    "similar": "same", "constant": "same",
+    "similar": "same", "constant": "same", "progressive": "worse", "spreading": "worse",
+    "larger": "worse", "smaller": "better", "diminished": "better", "reduced": "better",
 }
 _GRADED = re.compile(rf"\b({'|'.join(GRADE)})\b((?:[\s-]+(?:to[\s-]+)?[a-z]+){{1,3}})", re.I)
 _CHANGED = re.compile(rf"\b({'|'.join(w for w, c in CHANGE.items() if c)})\b", re.I)
-_CLAUSE = re.compile(r"[,;:]|\b(?:and|but|while|whereas|although|with)\b", re.I)
+# A list's members share its predicate ("X and Y have increased"): clauses end at
+# punctuation and contrast, not at "and".
+_CLAUSE = re.compile(r"[,;:]|\b(?:but|while|whereas|although|though)\b", re.I)
 _DENIED = re.compile(r"\b(?:no|not|without|absent|absence|negative|free of)\b", re.I)
 # Words that say how or where, not what: sharing only these is no shared subject.
 _NOT_WHAT = frozenset((
     "lobe", "base", "apex", "zone", "region", "hemithorax", "side", "sided", "upper", "lower",
     "middle", "mid", "perihilar", "basilar", "apical", "amount", "size", "extent", "degree",
     "volume", "area", "interval", "since", "prior", "previous", "compared", "study", "image",
-    "finding", "change", "appearance", "evidence", "seen", "noted", "there", "now",
+    "finding", "change", "appearance", "evidence", "seen", "noted", "there", "now", "have",
+    "has", "been", "being", "previously", "involving", "compatible", "consistent",
+    "diagnosis", "supporting", "suggesting", "condition", "lung", "lungs", "severity",
     *GRADE, *CHANGE,
 ))
 
