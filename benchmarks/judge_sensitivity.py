@@ -15,7 +15,7 @@ replay on the component that error belongs to:
 | inserted finding | a new step asserting a finding the report rules out or never mentions | factuality |
 | severity change | one "small"/"mild"... <-> "large"/"severe"... of a finding the report grades | factuality |
 | change over time | one "improved"/"increased"... <-> its opposite (temporal items) | factuality |
-| dropped steps | every other finding sentence, losing a finding named nowhere else | completeness |
+| dropped steps | every other observing sentence, losing a finding stated nowhere else | completeness |
 | filler | two generic steps that restate nothing of the chain | effectiveness |
 
 The perturbations are built from the text with their own small word lists, not with the
@@ -276,17 +276,29 @@ def change(item: dict, steps: list[str]) -> list[str] | None:
     return None
 
 
+# Definitions and framing name findings without saying anything of this patient.
+_DEFINING = re.compile(r"\b(?:characteri[sz]ed|refers? to|defined|involves?|is a|are a|often|"
+                       r"typically|usually|commonly|appears? as|seen as|such as|question|"
+                       r"problem|task|indicates? (?:excess|fluid|air)|may|might|could)\b",
+                       re.I)
+
+
+def observing(sentence: str) -> bool:
+    """A sentence that states a finding of this patient (not a plan or a definition)."""
+    return bool(_FINDING.search(sentence)) and not _PLANNING.search(sentence) \
+        and not _DEFINING.search(sentence)
+
+
 def dropped(item: dict, steps: list[str]) -> list[str] | None:
     parts = sentences(steps)
-    body = [k for k, (_, s) in enumerate(parts[:-1]) if _FINDING.search(s)
-            and not _PLANNING.search(s)]
+    body = [k for k, (_, s) in enumerate(parts[:-1]) if observing(s)]
     if len(body) < 2:
         return None
     gone = set(body[::2])
-    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone).lower()
-    lost = {m.group().lower().rstrip("s") for k in gone for m in _FINDING.finditer(parts[k][1])}
-    if all(word in kept for word in lost):
-        return None  # every finding it names is said again elsewhere: nothing is lost
+    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone and observing(s))
+    lost = {m.group().lower()[:6] for k in gone for m in _FINDING.finditer(parts[k][1])}
+    if all(word in kept.lower() for word in lost):
+        return None  # every finding it states is stated again elsewhere: nothing is lost
     return rebuild(steps, [p for k, p in enumerate(parts) if k not in gone])
 
 

@@ -40,6 +40,7 @@ from chestx_reasoner.scoring.key_findings import (
     effectiveness_of,
     merge,
     reasoning_credit,
+    recalls,
     related,
     restates,
     settle_sided,
@@ -113,12 +114,15 @@ class RulesJudge:
         read = [observations(t) for t in texts] if reasoning else list(texts)
         for text, labeled in zip(texts, self.labeler.label_many(
                 [t if t.strip() else "." for t in read]), strict=True):
-            mentions: dict[str, list[KeyFinding]] = {}
+            mentions: dict[tuple[str, str | None], list[KeyFinding]] = {}
             if not isinstance(labeled, Exception):
                 for f in labeled.findings:
                     key = self._key(f)
                     if key is not None and (not reasoning or asserted(key.sentence)):
-                        mentions.setdefault(key.finding, []).append(key)
+                        # A chain's "left basilar opacity" and "lung opacity" are two key
+                        # findings; a report's mentions settle into one, with every side.
+                        group = (key.finding, key.side) if reasoning else (key.finding, None)
+                        mentions.setdefault(group, []).append(key)
             found = [settle_sided(m) for m in mentions.values()]
             out.append(merge(found, structure_findings(text, reasoning)))
         return out
@@ -259,8 +263,7 @@ class RulesJudge:
         predicted = list(pred.values())
         completeness = None
         if has_reference:
-            recalled = sum(any(related(r, p) and agrees(p.status, r.status) for p in predicted)
-                           for r in ref)
+            recalled = sum(any(recalls(p, r) for p in predicted) for r in ref)
             completeness = recalled / len(ref) if ref else (1.0 if not predicted else 0.0)
         verdicts_ok = [supported_by_report(p, report)[0] for p in predicted]
         verdicts_ok += [False] * len(side_errors(steps, report_text, [

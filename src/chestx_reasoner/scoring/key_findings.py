@@ -64,6 +64,16 @@ def related(a: KeyFinding, b: KeyFinding) -> bool:
     return (same or family) and _side_ok(a, b)
 
 
+def recalls(p: KeyFinding, r: KeyFinding) -> bool:
+    """Whether a predicted finding recalls a reference one: the same finding at any
+    granularity with an agreeing status, and, where the reference places a present finding
+    on a side, the same side ("lung opacity" does not recall "left basilar opacity")."""
+    if not (related(r, p) and agrees(p.status, r.status)):
+        return False
+    return r.side is None or r.status == "absent" or p.side == r.side \
+        or "bilateral" in (p.side, r.side)
+
+
 def agrees(said: str, truth: str) -> bool:
     """Statuses agree; an uncertain call is not wrong about a present finding, nor vice versa."""
     return said == truth or {said, truth} == {"present", "uncertain"}

@@ -17,7 +17,7 @@ from chestx_reasoner.scoring.key_findings import (
     KeyFinding,
     agrees,
     effectiveness_of,
-    related,
+    recalls,
     step_verdict,
     supported_by_report,
     wrong_side,
@@ -104,8 +104,7 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     if has_reference:
         options_recalled = sum(said[p] is not None and agrees(said[p], truth)
                                for p, truth in phrases) / len(phrases)
-        chain_recalled = sum(any(related(r, p) and agrees(p.status, r.status)
-                                 for p in extra.values()) for r in ref_extra)
+        chain_recalled = sum(any(recalls(p, r) for p in extra.values()) for r in ref_extra)
         # The options' findings are what the question asks; the chain's others (normal
         # anatomy, devices, findings no option names) weigh CHAIN_WEIGHT of the whole.
         completeness = options_recalled * (1 - CHAIN_WEIGHT) + CHAIN_WEIGHT * chain_recalled \
