@@ -35,6 +35,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from chestx_reasoner.scoring import calibration
 from chestx_reasoner.scoring.judge_rules import RulesJudge
 from chestx_reasoner.scoring.phrases import content_words
 from chestx_reasoner.scoring.score import score_items
@@ -192,6 +193,9 @@ def main() -> None:
     parser.add_argument("--judge", choices=("rules", "llm"), default="rules")
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model")
+    parser.add_argument("--fit-calibration", type=Path, metavar="JSON",
+                        help="fit the GPT-4o-scale calibration on these records (use "
+                             "--split calib) and write it to JSON")
     args = parser.parse_args()
     if not args.data.exists():
         raise SystemExit(f"{args.data}: not found (pass --data FILE with reference_judgment)")
@@ -259,6 +263,47 @@ def main() -> None:
                         "yes" if order_ours == order_gpt else "no")
     console.print(ranking)
     console.print(outcome_means_table(records, scored))
+    console.print(cells_table(records, scored))
+    if args.fit_calibration:
+        pairs: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(
+            lambda: defaultdict(list))
+        for record, item in zip(records, scored, strict=True):
+            for component in COMPONENTS[:3]:
+                theirs = record["reference_judgment"].get(component)
+                if item[component] is not None and theirs is not None:
+                    pairs[record["task"]][component].append((item[component], theirs))
+        fitted = calibration.fit(pairs, f"{args.data.name}, split {args.split}, "
+                                        f"{len(records)} items")
+        args.fit_calibration.write_text(fitted.to_json(), encoding="utf-8")
+        console.print(f"calibration fitted on {len(records)} items -> {args.fit_calibration}")
+
+
+def cells_table(records: list[dict], scored: list[dict]) -> Table:
+    """Model x task means, ours (raw and calibrated to GPT-4o's scale) against GPT-4o's:
+    Pearson over the cells and the mean absolute error of the levels."""
+    table = Table(title="model x task cells: ours raw / calibrated vs GPT-4o",
+                  title_justify="left")
+    for column in ("component", "cells", "r raw", "MAE raw", "r calibrated",
+                   "MAE calibrated"):
+        table.add_column(column, justify="left" if column == "component" else "right")
+    for component in COMPONENTS:
+        cells: dict[tuple[str, str], list[tuple[float, float, float]]] = defaultdict(list)
+        for record, item in zip(records, scored, strict=True):
+            theirs = reference_value(record["reference_judgment"], component)
+            calibrated = (item.get("calibrated") or {}).get(component)
+            if item[component] is None or theirs is None or calibrated is None:
+                continue
+            cells[(record["model"], record["task"])].append((item[component], calibrated,
+                                                             theirs))
+        means = np.array([np.mean(v, axis=0) for v in cells.values() if len(v) >= 5])
+        if len(means) < 3:
+            continue
+        raw_r, _ = correlations(list(means[:, 0]), list(means[:, 2]))
+        cal_r, _ = correlations(list(means[:, 1]), list(means[:, 2]))
+        table.add_row(component, str(len(means)), f"{raw_r:.3f}",
+                      f"{np.abs(means[:, 0] - means[:, 2]).mean():.3f}", f"{cal_r:.3f}",
+                      f"{np.abs(means[:, 1] - means[:, 2]).mean():.3f}")
+    return table
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ replay on the component that error belongs to:
 
 | perturbation | what changes | must drop |
 |---|---|---|
-| side swap | one "left" <-> "right" of a finding the report lateralises the same way | factuality |
-| absent -> present | one negated finding the report does not call present, now asserted | factuality |
+| side swap | one "left" <-> "right" the report gives that finding | factuality |
+| absent -> present | a denied finding the report does not state, now asserted | factuality |
 | present -> absent | one finding the report calls present, now denied | factuality |
-| inserted finding | a new step asserting a finding the report rules out or never mentions | factuality |
-| severity change | one "small"/"mild"... <-> "large"/"severe"... of a finding the report grades | factuality |
+| inserted finding | a new step asserting what the report rules out or omits | factuality |
+| severity change | "small"/"mild"... <-> "large"/"severe"... of a graded finding | factuality |
 | change over time | one "improved"/"increased"... <-> its opposite (temporal items) | factuality |
-| dropped steps | every other observing sentence, losing a finding stated nowhere else | completeness |
+| dropped steps | every other observing sentence, losing a finding | completeness |
 | filler | two generic steps that restate nothing of the chain | effectiveness |
 
 The perturbations are built from the text with their own small word lists, not with the

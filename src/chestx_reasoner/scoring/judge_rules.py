@@ -30,6 +30,7 @@ from chestx_reasoner.reports.vocabulary import (
     lookup_concepts,
     pluralize,
 )
+from chestx_reasoner.scoring import calibration
 from chestx_reasoner.scoring.key_findings import (
     Judgment,
     KeyFinding,
@@ -95,6 +96,7 @@ class RulesJudge:
         self._concepts = concepts_by_name()
         self._report_cache: dict[str, list[KeyFinding]] = {}
         self._reasoning_cache: dict[str, list[KeyFinding]] = {}
+        self.calibration = calibration.shipped()
 
     # -- reading --------------------------------------------------------------------------
     def _key(self, f: Finding) -> KeyFinding | None:

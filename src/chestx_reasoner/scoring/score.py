@@ -89,6 +89,8 @@ def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any
     steps = [split_steps(extract_reasoning(r.get("prediction") or "")) for r in records]
     correct = [s == 1.0 for s in scores]
     judgments = judge.judge_many(records, steps, correct)
+    # The offline judge's scores also on GPT-4o's scale (scoring/calibration.py).
+    scale = getattr(judge, "calibration", None)
     out = []
     for record, answer, score, judgment in zip(records, parsed, scores, judgments, strict=True):
         has_reference = bool(record.get("reasoning"))
@@ -103,6 +105,10 @@ def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any
             "pred_key_findings": judgment.pred_key_findings,
             "ref_key_findings": judgment.ref_key_findings,
             "steps": judgment.steps, "reference_steps": record.get("reasoning") or [],
+            **({"calibrated": scale.apply(record["task"], {
+                "completeness": judgment.completeness, "factuality": judgment.factuality,
+                "effectiveness": judgment.effectiveness})}
+               if scale is not None and has_reference else {}),
             "question": record.get("question"), "options": record.get("options") or [],
             "answer": record["answer"], "prediction": record.get("prediction"),
             "report": record.get("report") or "",

@@ -95,6 +95,12 @@ def _cell(items: Sequence[dict[str, Any]], n_boot: int, seed: int) -> dict[str, 
         cell[f"{metric}_ci"] = None if low is None else [_r(low), _r(high)]
         if metric == "radrscore":
             cell["n_radrscore"] = sum(v is not None for v in values)
+    calibrated = [it["calibrated"] for it in items if it.get("calibrated")]
+    if calibrated:  # the offline judge's means on GPT-4o's scale, beside the raw ones
+        cell["calibrated"] = {
+            metric: _r(sum(vals) / len(vals)) if vals else None
+            for metric in ("completeness", "factuality", "effectiveness", "radrscore")
+            for vals in [[c[metric] for c in calibrated if c.get(metric) is not None]]}
     return cell
 
 
