@@ -517,3 +517,24 @@ def test_a_finer_finding_is_not_supported_by_a_coarser_one_in_the_report() -> No
     assert not supported_by_report(opacity, report)[0]  # wrong side
     assert supported_by_report(KeyFinding("lung opacity", "Lung Opacity", "present", "left",
                                           "x"), report)[0]
+
+
+def test_a_grade_the_report_gives_otherwise_loses_factuality() -> None:
+    base, graded = _scores(_EFFUSION, list(_EFFUSION["reasoning"]),
+                           ["There is a large right pleural effusion.",
+                            *_EFFUSION["reasoning"][1:]])
+    assert graded.factuality < base.factuality
+
+
+def test_a_temporal_item_is_judged_against_the_current_report_and_its_change() -> None:
+    item = {"task": "temporal", "question": "Identify the progression of pleural effusion.",
+            "options": ["stable", "worsening", "improving"], "answer": "B",
+            "reasoning": ["The right pleural effusion has increased.", "The answer is B."],
+            "report": "Previous Report: No pleural effusion. Current Report: Right pleural "
+                      "effusion has increased since the prior study."}
+    base, improved, denied = _scores(
+        item, list(item["reasoning"]),
+        ["The right pleural effusion has improved.", "The answer is B."],
+        ["There is no pleural effusion.", "The answer is B."])
+    assert improved.factuality < base.factuality
+    assert denied.factuality < base.factuality  # the prior report's "no effusion" is past
