@@ -538,3 +538,12 @@ def test_a_temporal_item_is_judged_against_the_current_report_and_its_change() -
         ["There is no pleural effusion.", "The answer is B."])
     assert improved.factuality < base.factuality
     assert denied.factuality < base.factuality  # the prior report's "no effusion" is past
+
+
+def test_open_answers_keep_the_answers_order() -> None:
+    # A set here once made items.jsonl depend on PYTHONHASHSEED.
+    answer = ["edema", "pleural effusion", "atelectasis", "cardiomegaly", "pneumothorax",
+              "consolidation", "pneumonia", "lung opacity", "fracture", "support devices"]
+    phrases = RulesJudge.option_phrases({"task": "multi_open", "options": [],
+                                         "answer": ", ".join(answer)})
+    assert phrases == [(p, "present") for p in answer]

@@ -193,8 +193,8 @@ class RulesJudge:
             right = {p.strip().lower() for p in options[LETTERS.index(answer)].split(",")}
             phrases = [p.strip().lower() for o in options for p in o.split(",")]
         elif not options and answer:
-            right = {p.strip().lower() for p in answer.split(",")}
-            phrases = list(right)
+            phrases = [p.strip().lower() for p in answer.split(",")]  # in the answer's order
+            right = set(phrases)
         else:
             return []
         out = dict.fromkeys(p for p in phrases if p and p not in ("normal", "no finding"))
