@@ -22,14 +22,17 @@ OTHER = {"left": "right", "right": "left"}
 # A side and the place it qualifies: up to two words ("left lower lobe", "right mid lung").
 _SIDED = re.compile(r"\b(left|right)(?:[\s-]+(?:sided|side|hemi))?[\s-]+([a-z]+)(?:[\s-]+"
                     r"([a-z]+))?", re.I)
-_BILATERAL = re.compile(r"\b(?:bilateral(?:ly)?|both|bibasilar|bibasal)\b", re.I)
+_BILATERAL = re.compile(r"\b(?:bilateral(?:ly)?|bibasilar|bibasal|both\s+(?:lungs?|sides|"
+                        r"bases|apices|hemithoraces|hila|lower|upper|mid|costophrenic))\b",
+                        re.I)
 _DENIED = re.compile(r"\b(?:no|not|without|absent|absence|negative|free of|resolved|clear|"
                      r"normal|unremarkable|removed|removal)\b", re.I)
 # Words of a place that do not say what lies there; matching needs one more word.
-_PLACE = frozenset(("lobe", "lung", "base", "apex", "zone", "hemithorax", "hemidiaphragm",
-                    "side", "chest", "region", "field", "upper", "lower", "middle", "mid",
-                    "perihilar", "basilar", "apical", "costophrenic", "angle", "hilum",
-                    "hilar", "image", "imaging", "ray", "shows", "seen", "noted", "there"))
+_PLACE = frozenset(w[:6] for w in (
+    "lobe", "lung", "base", "apex", "zone", "hemithorax", "hemidiaphragm", "side", "chest",
+    "region", "field", "upper", "lower", "middle", "mid", "perihilar", "basilar", "apical",
+    "costophrenic", "angle", "hilum", "hilar", "image", "imaging", "ray", "shows", "seen",
+    "noted", "there"))
 
 
 def _place(match: re.Match[str]) -> frozenset[str]:
@@ -38,12 +41,17 @@ def _place(match: re.Match[str]) -> frozenset[str]:
     return frozenset({match.group(2).lower()})
 
 
+def _stems(text: str) -> frozenset[str]:
+    """Content words cut to six letters: "atelectatic" and "atelectasis" say one thing."""
+    return frozenset(w[:6] for w in content_words(text))
+
+
 @lru_cache(maxsize=4096)
 def _report_sides(report: str) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
     """(side, place words, content words) of every sided phrase of the report."""
     out = []
     for sentence in sentences(report):
-        words = content_words(sentence)
+        words = _stems(sentence)
         for match in _SIDED.finditer(sentence):
             out.append((match.group(1).lower(), _place(match), words))
         if _BILATERAL.search(sentence):
@@ -64,7 +72,7 @@ def misplaced(sentence: str, report: str) -> str | None:
     sided = _report_sides(report)
     if not sided:
         return None
-    words = content_words(sentence) - _PLACE
+    words = _stems(sentence) - _PLACE
     for match in _SIDED.finditer(sentence):
         clause = sentence[max(0, match.start() - 60): match.end() + 60]
         if _DENIED.search(clause):
