@@ -68,6 +68,9 @@ SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
 SEVERITY = {"small": "large", "large": "small", "mild": "severe", "severe": "mild",
             "minimal": "extensive", "moderate": "minimal", "tiny": "large", "trace": "large",
             "extensive": "minimal"}
+GRADE_CLASS = {"small": "low", "mild": "low", "minimal": "low", "tiny": "low", "trace": "low",
+               "moderate": "mid", "large": "high", "severe": "high", "extensive": "high",
+               "massive": "high", "marked": "high"}
 CHANGE = {"improved": "worsened", "improving": "worsening", "worsened": "improved",
           "worsening": "improving", "increased": "decreased", "decreased": "increased",
           "unchanged": "worsened", "stable": "worsening", "resolved": "worsened",
@@ -237,16 +240,20 @@ def severity(item: dict, steps: list[str]) -> list[str] | None:
     for index, (_, sentence) in enumerate(sentences(steps)):
         if not asserting(sentence):
             continue
-        match = re.search(rf"\b({'|'.join(SEVERITY)})\s+((?:\w+\s+){{0,2}}?"
+        match = re.search(rf"(?<![-\w])({'|'.join(SEVERITY)})\s+((?:\w+\s+){{0,2}}?"
                           rf"(?:{FINDING_WORDS}))\b", sentence, re.I)
-        if match is None:
-            continue
+        if match is None or re.search(r"\bto\W*$", sentence[: match.start()]):
+            continue  # a range ("small to moderate") is not one grade
         grade, finding = match.group(1).lower(), match.group(2)
         head = _FINDING.search(finding).group().lower()
         if not re.search(rf"\b{grade}\s+(?:\w+\s+){{0,3}}{re.escape(head)}", report):
             continue
         other = SEVERITY[grade]
-        if re.search(rf"\b{other}\b", report):
+        # The report must grade that finding in no word of the new grade's class.
+        graded = {GRADE_CLASS[w] for w in re.findall(
+            rf"\b({'|'.join(GRADE_CLASS)})\b(?=(?:[\s-]+\w+){{0,4}}[\s-]+{re.escape(head)})",
+            report)}
+        if GRADE_CLASS[other] in graded or re.search(rf"\b{other}\b", report):
             continue
         return replace_once(steps, index, match.group(), f"{other} {finding}")
     return None
