@@ -155,6 +155,9 @@ def mine(items: list[dict], backend: Any) -> tuple[list[dict], float]:
 
     fields = ("id", "source", "task", "question", "options", "answer", "report")
     out: list[dict] = []
+    backend.mine_batch([{"id": "warm-up", "task": "binary", "question": "Does this chest X-ray "
+                         "show edema?", "options": ["Yes", "No"], "answer": "B",
+                         "report": "No edema."}])  # spaCy's first call sets itself up
     start = time.perf_counter()
     for i in range(0, len(items), BATCH):
         batch = [{k: item[k] for k in fields} for item in items[i:i + BATCH]]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chestx_reasoner.bench.sample import FINDING_NAMES
 from chestx_reasoner.reports.records import Finding, LabeledReport
@@ -87,6 +88,7 @@ def split_pair_report(report: str) -> tuple[str, str]:
     return match.group("prior").strip(), match.group("current").strip()
 
 
+@lru_cache(maxsize=65536)
 def clean_sentence(text: str) -> str:
     """A report sentence made to stand alone in a chain (empty when nothing is left)."""
     text = " ".join(text.split())

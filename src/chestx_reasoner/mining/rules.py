@@ -183,7 +183,9 @@ def look_sentence(rng: random.Random, columns: list[str]) -> str:
     sign, where = rng.choice(LOOK_FOR[columns[0]])
     return rng.choice([f"To evaluate for {names}, look for {sign} {where}.",
                        f"Evaluate for {names}, looking for {sign} {where}.",
-                       f"Assess for {names}: look for {sign} {where}."])
+                       f"Assess for {names}: look for {sign} {where}.",
+                       f"To assess for {names}, search for {sign} {where}.",
+                       f"Evaluate for {names} by looking for {sign} {where}."])
 
 
 def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, Evidence],

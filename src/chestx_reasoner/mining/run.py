@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chestx_reasoner.jsonl import ResumableWriter, batched, read_checked, unique_ids
-from chestx_reasoner.mining.rules import Chain, UnknownFinding, mine_rules
+from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report, status_of
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
@@ -61,23 +61,30 @@ class RulesBackend:
         texts = [text or "." for pair in pairs for text in pair]
         labeled = self.verifier.label_cached(texts)
         statuses = [status_of(one) for one in labeled]  # the same reading, not a second pass
-        out = []
+        drafts: list[Draft | dict[str, Any]] = []
+        priors = [None if isinstance(labeled[2 * i], Exception) or not pairs[i][0]
+                  else labeled[2 * i] for i in range(len(items))]
         for i, item in enumerate(items):
-            prior, current = labeled[2 * i], labeled[2 * i + 1]
+            current = labeled[2 * i + 1]
             if isinstance(current, Exception) or not pairs[i][1].strip():
-                out.append(result_record(item, Chain([], []), "no report", None))
+                drafts.append(result_record(item, Chain([], []), "no report", None))
                 continue
-            prior = None if isinstance(prior, Exception) or not pairs[i][0] else prior
-            out.append(self._mine_one(item, current, prior, statuses[2 * i + 1],
-                                      statuses[2 * i]))
+            try:
+                drafts.append(mine_rules(item, current, priors[i], seed=self.seed))
+            except UnknownFinding as error:
+                drafts.append(result_record(item, Chain([], []), "dropped", str(error)))
+        self.verifier.prefetch([d.chain.steps for d in drafts if isinstance(d, Draft)])
+        out = []
+        for i, (item, draft) in enumerate(zip(items, drafts, strict=True)):
+            if isinstance(draft, dict):
+                out.append(draft)
+                continue
+            out.append(self._check(item, draft, labeled[2 * i + 1], priors[i],
+                                   statuses[2 * i + 1], statuses[2 * i]))
         return out
 
-    def _mine_one(self, item: dict[str, Any], current: Any, prior: Any,
-                  status: dict[str, str], prior_status: dict[str, str]) -> dict[str, Any]:
-        try:
-            draft = mine_rules(item, current, prior, seed=self.seed)
-        except UnknownFinding as error:
-            return result_record(item, Chain([], []), "dropped", str(error))
+    def _check(self, item: dict[str, Any], draft: Draft, current: Any, prior: Any,
+               status: dict[str, str], prior_status: dict[str, str]) -> dict[str, Any]:
         if draft.refusal:
             return result_record(item, Chain([], []), "dropped", draft.refusal)
         repairs = [f"left out {', '.join(draft.left_out)} (present, not in the answer)"] \
