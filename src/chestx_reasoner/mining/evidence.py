@@ -70,9 +70,8 @@ def inherited_labels(labels: dict[str, int | None]) -> dict[str, int | None]:
     """
     out = dict(labels)
     for parent, children in PARENTS.items():
-        values = [labels.get(c) for c in children if labels.get(c) in (1, -1)]
-        if labels.get(parent) is None and values:
-            out[parent] = 1 if 1 in values else -1
+        if labels.get(parent) is None and any(labels.get(c) == 1 for c in children):
+            out[parent] = 1  # a possible child ("no new consolidation") implies nothing
     return out
 
 

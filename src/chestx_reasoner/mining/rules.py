@@ -167,7 +167,8 @@ def plain_statement(e: Evidence) -> str:
             text = f"Support devices are present: {e.devices or 'tubes or lines'}."
         return text
     if e.status == "uncertain":
-        return f"{FINDING_NAMES[e.column].capitalize()} is possible{_where(e)}."
+        verb = "are" if e.column == "Support Devices" else "is"
+        return f"{FINDING_NAMES[e.column].capitalize()} {verb} possible{_where(e)}."
     return f"No {FINDING_NAMES[e.column]} {'are' if e.column == 'Support Devices' else 'is'} seen."
 
 
@@ -213,7 +214,9 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
             continue
         if key == "unmentioned":
             names = _join([FINDING_NAMES[c] for c in group], "or")
-            seen = rng.choice([f"No {names} is seen.", f"There is no {names}."])
+            plural = group[-1] == "Support Devices"
+            seen = rng.choice([f"No {names} {'are' if plural else 'is'} seen.",
+                               f"There {'are' if plural else 'is'} no {names}."])
         elif key.startswith("plain:"):
             seen = plain_statement(evidence[group[0]])
         else:
@@ -251,8 +254,13 @@ def _plan(rng: random.Random, item: dict, asked: str | None) -> str:
                        "pleural spaces and the bones."])
 
 
+def _be(column: str) -> str:
+    return "are" if column == "Support Devices" else "is"
+
+
 def _state(e: Evidence) -> str:
-    return {"present": "is present", "uncertain": "is possible"}.get(e.status, "is not seen")
+    return f"{_be(e.column)} " + {"present": "present", "uncertain": "possible"}.get(
+        e.status, "not seen")
 
 
 def _refuse(reason: str) -> Draft:
@@ -276,7 +284,8 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
                     f"{'present' if yes else 'absent'}, the report {e.status}", "", [], [])
         lead = f"{FINDING_NAMES[asked].capitalize()} {_state(e)}"
         if not yes and e.status == "uncertain":
-            lead = f"{FINDING_NAMES[asked].capitalize()} is at most possible, not definite"
+            lead = (f"{FINDING_NAMES[asked].capitalize()} {_be(asked)} at most possible, not "
+                    "definite")
         related = [c for c in RELATED[asked] if evidence[c].mentioned and not
                    evidence[c].inherited]
         return None, lead, [asked, *related], []
@@ -300,7 +309,8 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         walk = [c for c in dict.fromkeys(c for columns in sets for c in columns)
                 if c in wanted or not evidence[c].inherited]
         if task == "single":
-            lead = f"Of the candidates, only {option} {'is seen' if sure else 'is possible'}"
+            verb = _be(wanted[0]) if wanted else "is"
+            lead = f"Of the candidates, only {option} {verb} {'seen' if sure else 'possible'}"
         else:
             lead = (f"Option {item['answer']} is the only one that lists exactly the "
                     "findings seen among those named")
@@ -431,8 +441,10 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
                                    keep_first=task == "binary")
     steps += found
-    if task == "multi_open":
-        names = ", ".join(sorted(FINDING_NAMES[c] for c in option_columns(item["answer"])))
+    if task == "multi_open":  # a hedged finding stays hedged in the summary
+        names = ", ".join(sorted(FINDING_NAMES[c] + (" (possible)" if evidence[c].status ==
+                                                     "uncertain" else "")
+                                 for c in option_columns(item["answer"])))
         steps.append(rng.choice([f"In summary, the findings present are: {names}.",
                                  f"Therefore the chest X-ray shows: {names}."]))
     else:

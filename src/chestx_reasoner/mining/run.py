@@ -14,8 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.jsonl import ResumableWriter, batched, read_checked, unique_ids
-from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules
+from chestx_reasoner.jsonl import (
+    RecordError,
+    ResumableWriter,
+    batched,
+    read_checked,
+    unique_ids,
+)
+from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report, status_of
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
@@ -41,8 +47,21 @@ def read_items(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]
 
 
 def check_items(path: Path, limit: int | None = None) -> list[str]:
-    """All ids, after checking every record and that no id repeats (before any work)."""
-    return unique_ids(path, read_checked(path, REQUIRED, lists=LISTS, limit=limit))
+    """All ids, after checking every record, that no id repeats and that a `finding` names a
+    known finding in any case or wording ("fracture" for "Fracture"), before any work."""
+    return unique_ids(path, _known_findings(path, read_checked(path, REQUIRED, lists=LISTS,
+                                                                limit=limit)))
+
+
+def _known_findings(path: Path, records: Iterator[tuple[int, dict[str, Any]]]
+                    ) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, record in records:
+        if record.get("finding"):
+            try:
+                resolve_column(record["finding"])
+            except UnknownFinding as error:
+                raise RecordError(f"{path}:{line}: field 'finding': {error}") from None
+        yield line, record
 
 
 class RulesBackend:
