@@ -231,9 +231,11 @@ def eye_check(path: Path, mined: list[dict]) -> str:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     now = {r["id"]: r["reasoning"] for r in mined}
     bad = sum(r["contradicts"] for r in records)
-    same = sum(now.get(r["id"]) == r["reasoning"] for r in records)
+    here = [r for r in records if r["id"] in now]
+    same = sum(now[r["id"]] == r["reasoning"] for r in here)
     return (f"by eye ({path.name}): {bad} of {len(records)} sampled chains state something "
-            f"their report contradicts; {same} of {len(records)} read the same today")
+            f"their report contradicts; {same} of the {len(here)} in this split read the same "
+            "today")
 
 
 def main() -> None:
@@ -280,6 +282,14 @@ def main() -> None:
                   f"{overall['strict_recall']:.2f}, precision {overall['strict_precision']:.2f}")
     console.print(f"{len(items)} items mined in {seconds:.2f} s: "
                   f"{len(items) / seconds:.0f} items/s on one core ({args.backend})")
+    reasons: Counter[str] = Counter()
+    for record in mined:
+        if record["mining"]["status"] in ("repaired", "dropped"):
+            for why in str(record["mining"].get("why") or "?").split("; "):
+                why = re.sub(r"step [0-9]+", "step N", why)
+                reasons[f"{record['mining']['status']}: {why}"] += 1
+    console.print("most frequent reasons: " + "; ".join(f"{why} ({n})" for why, n in
+                                                        reasons.most_common(8)))
     if args.eye:
         console.print(eye_check(args.eye, mined))
 

@@ -298,7 +298,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         if not wanted and not no_finding:
             return f"the answer {option!r} names no known finding", "", [], []
         if missing := [c for c in wanted if not _positive(evidence[c])]:
-            return f"the answer's {FINDING_NAMES[missing[0]]} is absent in the report", "", [], []
+            return f"the answer names {FINDING_NAMES[missing[0]]}, absent in the report", "", [], []
         sure = all(evidence[c].status == "present" for c in wanted)
         for letter, columns in zip(LETTERS, sets, strict=False):
             if letter == item["answer"] or not columns or set(columns) < set(wanted):
@@ -318,7 +318,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
     if task == "multi_open":
         wanted = option_columns(item["answer"])
         if missing := [c for c in wanted if not _positive(evidence[c])]:
-            return f"the answer's {FINDING_NAMES[missing[0]]} is absent in the report", "", [], []
+            return f"the answer names {FINDING_NAMES[missing[0]]}, absent in the report", "", [], []
         extra = [c for c in positives if c not in wanted and evidence[c].status == "present"]
         walk = [c for c in dict.fromkeys([*wanted, *positives, *stated]) if c not in extra]
         return None, "", walk, extra
