@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from chestx_reasoner.bench.sample import FINDING_NAMES
 from chestx_reasoner.cli import app
 from chestx_reasoner.mining.evidence import Evidence, clean_sentence, split_pair_report, usable
-from chestx_reasoner.mining.rules import plain_statement
 from chestx_reasoner.mining.run import RulesBackend
 from chestx_reasoner.mining.verify import ChainVerifier, chain_answer
+from chestx_reasoner.mining.wording import plain_statement
 
 runner = CliRunner()
 BINARY = {"task": "binary", "options": ["Yes", "No"]}

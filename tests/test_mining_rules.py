@@ -22,9 +22,9 @@ from chestx_reasoner.bench.build import BuildConfig, SourceSpec, build_benchmark
 from chestx_reasoner.cli import app
 from chestx_reasoner.data.synth import SynthConfig, synthesize
 from chestx_reasoner.mining.knowledge import LOOK_FOR
-from chestx_reasoner.mining.rules import look_sentence
 from chestx_reasoner.mining.run import RulesBackend, mine_file
 from chestx_reasoner.mining.verify import ChainVerifier, answer_matches, chain_answer
+from chestx_reasoner.mining.wording import look_sentence
 from chestx_reasoner.scoring.parse import parse_findings
 
 runner = CliRunner()

@@ -27,20 +27,21 @@ from chestx_reasoner.mining.evidence import (
     gather_evidence,
     split_pair_report,
 )
-from chestx_reasoner.mining.knowledge import LOOK_FOR, PLACES, RELATED
+from chestx_reasoner.mining.knowledge import RELATED
+from chestx_reasoner.mining.wording import (
+    be,
+    join_words,
+    look_sentence,
+    lower_first,
+    plain_statement,
+    plan_sentence,
+    state,
+)
 from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.vocabulary import lookup_concepts
 
 NAME_TO_COLUMN = {v: k for k, v in FINDING_NAMES.items()}
 NORMAL_CHECKS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Consolidation", "Edema")
-_COUNT_NOUNS = {"Pleural Effusion", "Pneumothorax", "Lung Lesion", "Fracture", "Lung Opacity"}
-_PLURAL = {"Pleural Effusion": "pleural effusions", "Pneumothorax": "pneumothoraces",
-           "Lung Lesion": "lung lesions", "Fracture": "fractures", "Lung Opacity": "opacities"}
-_ZONES = {"base": ("lung base", "lung bases"), "apex": ("apex", "apices"),
-          "perihilar": ("perihilar region", "perihilar regions"),
-          "retrocardiac": ("retrocardiac region", "retrocardiac region"),
-          "upper": ("upper zone", "upper zones"), "middle": ("mid zone", "mid zones"),
-          "lower": ("lower zone", "lower zones")}
 _NO_FINDING = re.compile(r"^\s*(?:no finding|no findings|normal|none)\s*$", re.IGNORECASE)
 _CHANGE = {"new": "worsening", "increased": "worsening", "decreased": "improving",
            "resolved": "improving", "unchanged": "stable"}
@@ -120,75 +121,6 @@ def _stated(e: Evidence) -> bool:
     return _positive(e) and not e.inherited
 
 
-def _join(words: list[str], last: str = "and") -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
-
-
-def _lower_first(text: str) -> str:
-    first = text.split(" ", 1)[0]
-    return text if first.isupper() and len(first) > 1 else text[0].lower() + text[1:]
-
-
-def _noun(e: Evidence) -> str:
-    """The finding with its size and side: "a small left pleural effusion"."""
-    name = FINDING_NAMES[e.column]
-    if e.column == "Support Devices":
-        return e.devices or "support devices"
-    side = e.side if e.side in ("left", "right") else ""
-    if e.side == "bilateral":
-        name = _PLURAL.get(e.column, name)
-        side = "bilateral"
-    words = " ".join(w for w in (e.severity, side, name) if w)
-    if e.column in _COUNT_NOUNS and e.side != "bilateral":
-        return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
-    return words
-
-
-def _where(e: Evidence) -> str:
-    location = e.location
-    if not location or e.column in ("Cardiomegaly", "Enlarged Cardiomediastinum",
-                                    "Support Devices"):
-        return ""
-    if "lobe" in location or location == "lingula":
-        return f" in the {location.removeprefix('bilateral ')}"
-    zone = location.split()[-1]
-    if zone in _ZONES:
-        singular, plural = _ZONES[zone]
-        return f" at the {plural}" if e.side == "bilateral" else f" at the {singular}"
-    return ""
-
-
-def plain_statement(e: Evidence) -> str:
-    """One sentence for a finding the report states but no quotable sentence carries."""
-    if e.status == "present":
-        text = f"There {'are' if _noun(e).endswith('s') and e.side == 'bilateral' else 'is'} " \
-               f"{_noun(e)}{_where(e)}."
-        if e.column == "Support Devices":
-            text = f"Support devices are present: {e.devices or 'tubes or lines'}."
-        return text
-    if e.status == "uncertain":
-        verb = "are" if e.column == "Support Devices" else "is"
-        return f"{FINDING_NAMES[e.column].capitalize()} {verb} possible{_where(e)}."
-    return f"No {FINDING_NAMES[e.column]} {'are' if e.column == 'Support Devices' else 'is'} seen."
-
-
-def look_sentence(rng: random.Random, columns: list[str]) -> str:
-    """Where to look, and for which sign: a plan, asserting nothing."""
-    if len(columns) > 3:  # "evaluate for" reaches about ten words: two names a sentence
-        return " ".join(look_sentence(rng, columns[i:i + 2]) for i in range(0, len(columns), 2))
-    names = _join([FINDING_NAMES[c] for c in columns])
-    if len(columns) > 1:
-        places = _join(list(dict.fromkeys(PLACES[c] for c in columns)))
-        return rng.choice([f"To evaluate for {names}, examine {places}.",
-                           f"Assess for {names} by examining {places}."])
-    sign, where = rng.choice(LOOK_FOR[columns[0]])
-    return rng.choice([f"To evaluate for {names}, look for {sign} {where}.",
-                       f"Evaluate for {names}, looking for {sign} {where}.",
-                       f"Assess for {names}: look for {sign} {where}.",
-                       f"To assess for {names}, search for {sign} {where}.",
-                       f"Evaluate for {names} by looking for {sign} {where}."])
-
-
 def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, Evidence],
                    plain: frozenset[str], first: int, keep_first: bool = False,
                    ) -> tuple[list[str], dict[int, list[str]]]:
@@ -213,7 +145,7 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
                          + BRIDGE[column].format(child=FINDING_NAMES[child].capitalize()))
             continue
         if key == "unmentioned":
-            names = _join([FINDING_NAMES[c] for c in group], "or")
+            names = join_words([FINDING_NAMES[c] for c in group], "or")
             plural = group[-1] == "Support Devices"
             seen = rng.choice([f"No {names} {'are' if plural else 'is'} seen.",
                                f"There {'are' if plural else 'is'} no {names}."])
@@ -224,43 +156,6 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
             quoted[first + len(steps)] = group
         steps.append(f"{look_sentence(rng, group)} {seen}")
     return steps, quoted
-
-
-def _plan(rng: random.Random, item: dict, asked: str | None) -> str:
-    task = item["task"]
-    if task == "binary" and asked:
-        name = FINDING_NAMES[asked]
-        return rng.choice([f"To answer, evaluate for {name} first, then the rest of the chest "
-                           "for related findings.",
-                           f"The question asks to evaluate for {name}; its signs decide yes or "
-                           "no, and the rest of the chest is surveyed as well."])
-    if task in ("single", "multi"):
-        n = len(item["options"])
-        what = "finding" if task == "single" else "set of findings"
-        return rng.choice([f"There are {n} candidate options, each a {what}; each candidate "
-                           "is checked on the image and only what is actually seen is kept.",
-                           f"The options offer {n} alternatives; the image is checked for "
-                           f"every finding they name, and the right {what} is the one that "
-                           "matches what is seen."])
-    if task == "temporal" and asked:
-        name = FINDING_NAMES[asked]
-        return rng.choice([f"Two images are compared, the prior and the current one; evaluate "
-                           f"for {name} on each and judge how it changed.",
-                           f"To judge the progression, evaluate for {name} on the prior and on "
-                           "the current radiograph and compare them."])
-    return rng.choice(["The whole radiograph is surveyed: heart, mediastinum, lungs, pleura "
-                       "and bones, keeping each finding that is seen.",
-                       "A systematic survey covers the heart and mediastinum, both lungs, the "
-                       "pleural spaces and the bones."])
-
-
-def _be(column: str) -> str:
-    return "are" if column == "Support Devices" else "is"
-
-
-def _state(e: Evidence) -> str:
-    return f"{_be(e.column)} " + {"present": "present", "uncertain": "possible"}.get(
-        e.status, "not seen")
 
 
 def _refuse(reason: str) -> Draft:
@@ -282,9 +177,9 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         if (yes and not _positive(e)) or (not yes and e.status == "present"):
             return (f"the answer says {FINDING_NAMES[asked]} "
                     f"{'present' if yes else 'absent'}, the report {e.status}", "", [], [])
-        lead = f"{FINDING_NAMES[asked].capitalize()} {_state(e)}"
+        lead = f"{FINDING_NAMES[asked].capitalize()} {state(e)}"
         if not yes and e.status == "uncertain":
-            lead = (f"{FINDING_NAMES[asked].capitalize()} {_be(asked)} at most possible, not "
+            lead = (f"{FINDING_NAMES[asked].capitalize()} {be(asked)} at most possible, not "
                     "definite")
         related = [c for c in RELATED[asked] if evidence[c].mentioned and not
                    evidence[c].inherited]
@@ -309,7 +204,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         walk = [c for c in dict.fromkeys(c for columns in sets for c in columns)
                 if c in wanted or not evidence[c].inherited]
         if task == "single":
-            verb = _be(wanted[0]) if wanted else "is"
+            verb = be(wanted[0]) if wanted else "is"
             lead = f"Of the candidates, only {option} {verb} {'seen' if sure else 'possible'}"
         else:
             lead = (f"Option {item['answer']} is the only one that lists exactly the "
@@ -392,7 +287,7 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         return _refuse(f"the report states no change in {name}")
     if direction != option:
         return _refuse(f"the report says {name} {direction}, the answer {option}")
-    steps = [_plan(rng, item, asked)]
+    steps = [plan_sentence(rng, item, asked)]
     quoted: dict[int, list[str]] = {}
     for when, e in (("prior", before), ("current", now)):
         if e is None:
@@ -400,12 +295,12 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         said = e.sentence if e.sentence and asked not in plain else plain_statement(e)
         if e.sentence and asked not in plain:
             quoted[len(steps)] = [asked]
-        steps.append(f"On the {when} image, {_lower_first(said)}")
+        steps.append(f"On the {when} image, {lower_first(said)}")
     related = [c for c in RELATED[asked] if _stated(evidence[c]) and evidence[c].sentence
                and c not in plain]
     shown = {steps[-1]}
     for column in related:
-        sentence = f"On the current image, {_lower_first(evidence[column].sentence)}"
+        sentence = f"On the current image, {lower_first(evidence[column].sentence)}"
         if sentence not in shown:
             quoted[len(steps)] = [column]
             steps.append(f"{look_sentence(rng, [column])} {sentence}")
@@ -437,7 +332,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     if refusal:
         return _refuse(refusal)
     walk = [c for c in walk if c not in omit]
-    steps = [_plan(rng, item, asked)]
+    steps = [plan_sentence(rng, item, asked)]
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
                                    keep_first=task == "binary")
     steps += found
