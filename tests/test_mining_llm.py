@@ -147,3 +147,81 @@ def test_cli_mine_with_the_llm_backend(bench: Path, tmp_path: Path, monkeypatch)
     assert "kept 3" in result.stderr and "zq-secret-key-123" not in result.output
     assert "cost $" in result.stderr and "API key read from $CHESTX_TEST_KEY" in result.stderr
     assert (tmp_path / "out.cache.sqlite").exists()
+
+
+MIMIC = ("As compared to the previous radiograph, there is a new right basilar opacity that may "
+         "represent aspiration or early pneumonia. Small right pleural effusion. No pneumothorax. "
+         "Heart size is normal.")
+REAL_ITEMS = [
+    {"id": "real-binary", "task": "binary", "question": "Does this chest X-ray show pneumonia? "
+     "Options:\nA) Yes\nB) No", "options": ["Yes", "No"], "answer": "A", "report": MIMIC},
+    {"id": "real-contradicted", "task": "binary", "question": "Does this chest X-ray show "
+     "pneumothorax? Options:\nA) Yes\nB) No", "options": ["Yes", "No"], "answer": "A",
+     "report": MIMIC},
+    {"id": "real-temporal", "task": "temporal", "question": "You are given two images: one "
+     "reference image and one new image. Please identify the progression of pleural effusion. "
+     "Options:\nA) stable\nB) worsening\nC) improving", "options": ["stable", "worsening",
+                                                                     "improving"],
+     "answer": "B", "report": "Previous Report: Trace right pleural effusion. No pneumothorax.\n"
+                              "Current Report:The right pleural effusion has increased, now "
+                              "moderate, with adjacent atelectasis."},
+]
+
+
+def realistic_model(request: dict) -> tuple[str, object]:
+    """Answers like a capable model on these reports: a plan naming the asked finding and its
+    differential, evidence quoting the report, and a GPT-4o-like chain in the report's words."""
+    text = next(m["content"] for m in request["messages"] if m["role"] == "user")
+    if "Plan how to answer" in text:
+        return ("json", {"analysis": "Decide from the lung bases and pleura.", "findings": [
+            {"finding": "pneumonia", "why": "asked; an opacity may be infective"},
+            {"finding": "pleural effusion", "why": "often accompanies it"}]})
+    if "Radiology report:" in text:
+        if "Prior report" in text:
+            return ("json", {"evidence": [{"finding": "pleural effusion", "status": "present",
+                                           "location": "right", "quote": "The right pleural "
+                                           "effusion has increased, now moderate."}]})
+        return ("json", {"evidence": [
+            {"finding": "pneumonia", "status": "uncertain", "location": "right base",
+             "quote": "new right basilar opacity that may represent aspiration or early "
+                      "pneumonia"},
+            {"finding": "pleural effusion", "status": "present", "location": "right",
+             "quote": "Small right pleural effusion."}]})
+    answer = re.search(r"Correct answer: (.+)", text).group(1)
+    if "pleural effusion" in text and "stable" in text:
+        return ("json", {"steps": [
+            "To judge the effusion, compare the costophrenic angles on the two images.",
+            "On the prior image there is a trace right pleural effusion.",
+            "On the current image the right pleural effusion has increased and is now moderate, "
+            "with adjacent atelectasis.", f"The effusion has grown, so the answer is {answer}."]})
+    return ("json", {"steps": [
+        "To evaluate for pneumonia, look at the lung bases for a new focal opacity.",
+        "There is a new right basilar opacity that may represent aspiration or early pneumonia.",
+        "A small right pleural effusion accompanies it; there is no pneumothorax.",
+        f"The new opacity favours an early infection, so the answer is {answer}."]})
+
+
+def test_real_reports_keep_hedges_refuse_contradicted_answers_and_split_pairs(
+        tmp_path: Path) -> None:
+    """On MIMIC-style flattened reports and the dumps' 'Previous Report / Current Report'
+    layout: the chain keeps the report's hedge, the item whose report denies its answer is
+    refused before any call (as the rules miner would), the two reports reach the model apart."""
+    path = tmp_path / "real.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in REAL_ITEMS))
+    with FakeChatServer(default=realistic_model) as server:
+        backend = LLMBackend(_settings(server, tmp_path, cache_path=None))
+        summary = mine_file(path, tmp_path / "out.jsonl", backend)
+        prompts = [_user(r.json) for r in server.requests]
+    records = {r["id"]: r for r in _records(tmp_path / "out.jsonl")}
+    assert dict(summary.status) == {"kept": 2, "dropped": 1}, {
+        k: r["mining"] for k, r in records.items()}
+    assert "may represent aspiration or early pneumonia" in " ".join(
+        records["real-binary"]["reasoning"])
+    assert records["real-contradicted"]["mining"]["why"] == (
+        "the answer says pneumothorax present, the report absent")
+    assert not any("show pneumothorax" in p for p in prompts)  # refused before any call
+    evidence = next(p for p in prompts if "Prior report" in p)
+    assert "Prior report (the earlier study):\nTrace right pleural effusion." in evidence
+    assert "Current report (the later study):\nThe right pleural effusion has increased" in \
+        evidence
+    assert records["real-temporal"]["reasoning"][-1].endswith("B) worsening.")

@@ -5,7 +5,8 @@ each finding present / absent / uncertain, where; unmentioned = normal) -> refin
 from the question to the given answer, without naming the report or the plan). Each pass asks
 for JSON against a strict schema through the shared client (`llm.client`: retries, cache,
 concurrency); a chain that fails verification gets one more refine round with the verifier's
-complaint, then is dropped.
+complaint, then is dropped. An item whose report contradicts its gold answer is refused before
+any call by the rules miner's reading, so the llm backend keeps the rules backend's refusals.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
-from chestx_reasoner.mining.rules import Chain
+from chestx_reasoner.mining.rules import Chain, UnknownFinding, mine_rules
 from chestx_reasoner.mining.run import failure_reason, result_record
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report
 
@@ -72,13 +73,28 @@ def plan_messages(item: dict[str, Any]) -> list[dict[str, str]]:
         "decide it. Return {\"analysis\": str, \"findings\": [{\"finding\", \"why\"}]}.")}]
 
 
+def _report_block(item: dict[str, Any]) -> str:
+    """The report as the model should read it: a temporal item's two reports apart, in time
+    order ("Previous Report: … Current Report: …" in the public dumps)."""
+    prior, current = split_pair_report(item["report"])
+    if prior or item.get("task") == "temporal":
+        return (f"Radiology report:\nPrior report (the earlier study):\n{prior or '(none)'}\n"
+                f"Current report (the later study):\n{current or '(none)'}")
+    return f"Radiology report:\n{current}"
+
+
 def evidence_messages(item: dict[str, Any], plan: dict[str, Any]) -> list[dict[str, str]]:
     findings = ", ".join(f["finding"] for f in plan["findings"]) or "the findings asked about"
+    change = (" For the current study also say how each finding changed since the prior one "
+              "(new, worse, better, unchanged, resolved), as the reports state it."
+              if item.get("task") == "temporal" else "")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": (
-        f"Radiology report:\n{item['report']}\n\nFor each of these findings: {findings}; say "
-        "what the report states: present, absent or uncertain, with location and the exact "
-        "sentence quoted. A finding the report does not mention is absent (normal), quote "
-        "null. Return {\"evidence\": [{\"finding\", \"status\", \"location\", \"quote\"}]}.")}]
+        f"{_report_block(item)}\n\nFor each of these findings: {findings}; and every other "
+        "finding the report calls present or possible; say what the report states: present, "
+        "absent or uncertain (a hedge such as 'may represent' or 'cannot be excluded' is "
+        "uncertain), with location and the exact sentence quoted. A finding the report does "
+        f"not mention is absent (normal), quote null.{change} Return {{\"evidence\": "
+        "[{\"finding\", \"status\", \"location\", \"quote\"}]}.")}]
 
 
 def refine_messages(item: dict[str, Any], plan: dict[str, Any], evidence: dict[str, Any],
@@ -87,10 +103,15 @@ def refine_messages(item: dict[str, Any], plan: dict[str, Any], evidence: dict[s
         f"{_question_block(item)}\nCorrect answer: {_answer_text(item)}\n\n"
         f"Plan: {json.dumps(plan)}\nEvidence: {json.dumps(evidence)}\n\n"
         "Write the reasoning a radiologist follows on the image, as a list of steps: start "
-        "from the question, check each needed finding with its radiographic signs and what is "
-        "seen, drop steps that do not bear on the answer, and end with a step that says "
-        f"'the answer is {_answer_text(item)}'. Describe what the image shows; never mention "
-        "a report, a plan or evidence. Return {\"steps\": [str, ...]} with at least 3 steps.")
+        "from the question, check each needed finding (where to look, then what is seen, in "
+        "the evidence's own words: keep its hedges, side, size and change), walk every "
+        "finding the evidence calls present or uncertain and the pertinent negatives, keep a "
+        "differential the evidence argues, and end with a step that says "
+        f"'the answer is {_answer_text(item)}'. State no sign the evidence does not give. "
+        + ("Say what changed between the prior and the current image. "
+           if item.get("task") == "temporal" else "")
+        + "Describe what the image shows; never mention a report, a plan or evidence. Return "
+        "{\"steps\": [str, ...]} with at least 3 steps.")
     if complaint:
         text += f"\n\nA previous attempt was rejected: {complaint}. Fix that."
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
@@ -121,7 +142,26 @@ class LLMBackend:
             finally:
                 self.usage.add(client.usage)
 
+    def _refusal(self, item: dict[str, Any]) -> str | None:
+        """The rules miner's reading of the report against the gold answer: an item whose
+        report contradicts its answer is refused before any call, as the rules backend does
+        (an LLM would bend the findings to fit)."""
+        prior, current = split_pair_report(item["report"])
+        prior_read, current_read = self.verifier.label_cached([prior or ".", current or "."])
+        if isinstance(current_read, Exception) or not current.strip():
+            return None
+        try:
+            refusal = mine_rules(item, current_read, None if isinstance(prior_read, Exception)
+                                 or not prior else prior_read).refusal
+        except UnknownFinding as error:
+            return str(error)
+        if refusal and not refusal.startswith("the report states no change"):
+            return refusal  # a change the reports do not word is for the model to judge
+        return None
+
     async def _mine_one(self, client: ChatClient, item: dict[str, Any]) -> dict[str, Any]:
+        if refusal := self._refusal(item):
+            return result_record(item, Chain([], []), "dropped", refusal, self.name)
         try:
             plan = await client.complete_json(plan_messages(item), PLAN_SCHEMA, "plan")
             evidence = await client.complete_json(evidence_messages(item, plan),

@@ -1,12 +1,15 @@
-"""The offline miner: a reasoning chain per item from the report's findings and radiographic signs.
+"""The offline miner: a reasoning chain per item, built from the report's own sentences.
 
 Plan -> evidence -> refine, as the paper's three passes, without an LLM:
-- plan: which findings the question needs (every option's findings for option tasks, the
-  present ones plus the usual normal checks for open and anomaly questions);
-- evidence: each finding's status, side/zone and severity as the report states it (the labeler's
-  reading; a finding the report does not mention is normal), turned into what the image shows
-  using the signs in `knowledge.py`;
-- refine: one chain that opens with the question, checks each finding, and ends with the answer.
+- plan: which findings the question needs: the asked finding (binary, temporal) or every
+  option's findings, plus every finding the report calls present or possible and the negatives
+  it states (binary, open and anomaly questions walk the whole report);
+- evidence: each finding's status as the report states it (the labeler's reading; a finding the
+  report does not mention is normal) and the report's sentence for it (`evidence.py`), hedge,
+  side, size and change included; `knowledge.py` adds where to look and for which sign;
+- refine: one chain that opens with the question, checks each finding, and ends with the
+  answer only when the findings support it. When the report contradicts the gold answer the
+  miner refuses (`Refusal`) instead of bending the findings to fit.
 Wording varies with a seeded choice per item, and no step names "the report" or "the plan".
 """
 
@@ -14,164 +17,82 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS, PATHOLOGIES
-from chestx_reasoner.mining.knowledge import KNOWLEDGE
+from chestx_reasoner.mining.evidence import (
+    BRIDGE,
+    PARENTS,
+    Evidence,
+    gather_evidence,
+    split_pair_report,
+)
+from chestx_reasoner.mining.knowledge import RELATED
+from chestx_reasoner.mining.wording import (
+    be,
+    join_words,
+    look_sentence,
+    lower_first,
+    plain_statement,
+    plan_sentence,
+    state,
+)
 from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.vocabulary import lookup_concepts
 
 NAME_TO_COLUMN = {v: k for k, v in FINDING_NAMES.items()}
 NORMAL_CHECKS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Consolidation", "Edema")
-_SEVERITY = re.compile(r"\b(trace|tiny|small|mild|minimal|moderate|large|severe|marked|"
-                       r"extensive)\b", re.IGNORECASE)
-_STATUS = {1: "present", -1: "uncertain", 0: "absent", None: "absent"}
+_NO_FINDING = re.compile(r"^\s*(?:no finding|no findings|normal|none)\s*$", re.IGNORECASE)
+_CHANGE = {"new": "worsening", "increased": "worsening", "decreased": "improving",
+           "resolved": "improving", "unchanged": "stable"}
+_SEVERITY_RANK = {"trace": 0, "tiny": 0, "minimal": 0, "small": 1, "mild": 1, "moderate": 2,
+                  "large": 3, "severe": 3, "marked": 3, "extensive": 3}
+_NO_CHANGE = re.compile(r"^\s*(?:no (?:significant |interval |relevant )*change|unchanged|"
+                        r"stable)(?: (?:appearance|chest|study|examination))?\b", re.I)
+_CHANGED = {"stable": "is unchanged", "worsening": "has worsened", "improving": "has improved"}
 
 
-@dataclass(slots=True)
-class Evidence:
-    """One finding's status in a study, with where and how severe, as the report says."""
-
-    column: str
-    status: str  # present | uncertain | absent
-    location: str = ""  # as the labeler words it ("left lower lobe", "bilateral base")
-    side: str = ""  # left | right | bilateral: the adjective form
-    place: str = ""  # a noun phrase: "left lower lobe", "both lung bases", "right upper zone"
-    severity: str = ""
-    devices: str = ""
-
-    def key_finding(self) -> dict:
-        return {"finding": FINDING_NAMES[self.column], "status": self.status,
-                "location": self.location or None}
+class UnknownFinding(ValueError):
+    """An item names a finding outside the 13 columns and the vocabulary."""
 
 
-def gather_evidence(labeled: LabeledReport) -> dict[str, Evidence]:
-    """Column -> Evidence for all 13 finding columns (unmentioned ones are absent)."""
-    out = {}
-    for column in FINDING_NAMES:
-        status = _STATUS[labeled.labels.get(column)]
-        mentions = [f for f in labeled.findings
-                    if f.chexpert_label == column and f.status == status]
-        mentions.sort(key=lambda f: f.section != "impression")
-        where = next((f.location for f in mentions if f.location), None)
-        location = where.text if where else ""
-        severity = ""
-        for f in mentions:
-            if match := _SEVERITY.search(f.evidence.sentence):
-                severity = match.group(1).lower()
-                break
-        devices = ", ".join(dict.fromkeys(f.name for f in mentions)) if column == \
-            "Support Devices" else ""
-        out[column] = Evidence(column, status, location, (where.side or "") if where else "",
-                               _place(where), severity, devices)
-    return out
+def resolve_column(name: str) -> str:
+    """The column a finding name means, in any case or wording ("fracture", "Fracture",
+    "rib fractures"); UnknownFinding names the valid ones.
 
-
-_ZONE_NOUNS = {"base": "lung base", "apex": "apex", "perihilar": "perihilar region",
-               "retrocardiac": "retrocardiac region", "upper": "upper zone",
-               "middle": "mid zone", "lower": "lower zone"}
-
-
-def _place(where) -> str:  # type: ignore[no-untyped-def]
-    """A noun phrase for a Location: the lobe, else side + zone ("both lung bases")."""
-    if where is None:
-        return ""
-    if where.lobe:
-        return where.lobe
-    zone = _ZONE_NOUNS.get(where.zone or "", "")
-    if where.side == "bilateral":
-        plural = {"lung base": "lung bases", "apex": "apices"}.get(zone, f"{zone}s" if zone
-                                                                    else "lungs")
-        return f"both {plural}"
-    if where.side and zone:
-        return f"{where.side} {zone}"
-    return f"{where.side} lung" if where.side else zone
+    >>> resolve_column("fracture"), resolve_column("Pleural Effusion")
+    ('Fracture', 'Pleural Effusion')
+    """
+    text = str(name).strip()
+    for column, words in FINDING_NAMES.items():
+        if text.lower() in (column.lower(), words):
+            return column
+    for concept in lookup_concepts(text):
+        if concept.chexpert_label in FINDING_NAMES:
+            return concept.chexpert_label
+    raise UnknownFinding(f"unknown finding {name!r}; use one of: "
+                         + ", ".join(FINDING_NAMES.values()))
 
 
 def option_columns(option: str) -> list[str]:
     """The finding columns an option names ("pleural effusion, cardiomegaly")."""
     columns = []
     for part in option.split(","):
-        part = part.strip()
-        if part in NAME_TO_COLUMN:
-            columns.append(NAME_TO_COLUMN[part])
+        try:
+            columns.append(resolve_column(part)) if part.strip() else None
+        except UnknownFinding:
             continue
-        for concept in lookup_concepts(part):
-            if concept.chexpert_label in FINDING_NAMES:
-                columns.append(concept.chexpert_label)
-                break
     return list(dict.fromkeys(columns))
 
 
-def _sign(rng: random.Random, evidence: Evidence, prefix: str = "") -> str:
-    """One sentence: what is looked at and what is seen for one finding."""
-    signs = KNOWLEDGE[evidence.column]
-    name = FINDING_NAMES[evidence.column]
-    look = rng.choice([f"To evaluate for {name}, examine {{x}}.", f"Evaluate for {name}: "
-                       "check {x}.", f"Assess for {name} by examining {{x}}."])
-    look = look.replace("{x}", rng.choice(signs.examine))
-    if evidence.status == "present":
-        seen = rng.choice(signs.present)
-        side = "" if evidence.column == "Support Devices" else evidence.side
-        adjective = " ".join(w for w in (evidence.severity, side) if w)
-        seen = re.sub(r"the \{where\}(?![a-z])", f"the {evidence.place or 'lungs'}", seen)
-        seen = seen.replace("{where}", f"{adjective} " if adjective else "")
-        seen = seen.replace("{devices}", evidence.devices or "tubes or catheters")
-    elif evidence.status == "uncertain":
-        seen = f"the appearance is equivocal, so {name} can only be called possible"
-    else:
-        seen = rng.choice(signs.absent)
-    text = f"{prefix}{seen}"
-    return f"{look} {text[0].upper()}{text[1:]}."
-
-
-def _plan(rng: random.Random, item: dict, columns: list[str]) -> str:
-    task = item["task"]
-    if task == "binary":
-        name = FINDING_NAMES[columns[0]]
-        return rng.choice([f"The question asks to evaluate for {name}, a yes/no decision "
-                           "that turns on the signs of that one finding.",
-                           f"To answer, evaluate for {name}: its radiographic signs decide "
-                           "between yes and no."])
-    if task in ("single", "multi"):
-        n = len(item["options"])
-        what = "finding" if task == "single" else "set of findings"
-        return rng.choice([f"There are {n} candidate options, each a {what}; each candidate "
-                           "is checked on the image and only what is actually seen is kept.",
-                           f"The options offer {n} alternatives; the image is checked for "
-                           f"every finding they name, and the right {what} is the one that "
-                           "matches what is seen."])
-    if task == "temporal":
-        return rng.choice(["Two images are compared, the prior and the current one; the same "
-                           "finding is judged on each and the change between them decides.",
-                           "The prior and current radiographs are read side by side for one "
-                           "finding, and its change over time is the answer."])
-    return rng.choice(["The whole radiograph is surveyed: heart, mediastinum, lungs, pleura "
-                       "and bones, keeping each finding that is seen.",
-                       "A systematic survey covers the heart and mediastinum, both lungs, the "
-                       "pleural spaces and the bones."])
-
-
-def _conclusion(rng: random.Random, item: dict, present: list[str]) -> str:
-    task, answer = item["task"], item["answer"]
-    if task == "multi_open":
-        names = ", ".join(sorted(FINDING_NAMES[c] for c in present))
-        return rng.choice([f"In summary, the findings present are: {names}",
-                           f"Therefore the chest X-ray shows: {names}"]) + "."
-    option = item["options"][LETTERS.index(answer)]
-    change = {"Stable": "is unchanged", "Worsening": "has worsened",
-              "Improving": "has improved"}.get(option, "")
-    name = FINDING_NAMES.get(item.get("finding") or "", "finding")
-    lead = {
-        "binary": "This settles the question",
-        "single": f"Of the candidates, only {option} is seen",
-        "multi": "Only one option lists exactly the findings seen",
-        "anomaly": "An abnormality is present" if option == "Abnormal"
-        else "No abnormality is seen",
-        "temporal": f"Compared with the prior image, the {name} {change}",
-    }.get(task, "Therefore")
-    return rng.choice([f"{lead}, so the answer is {answer}) {option}.",
-                       f"{lead}: the answer is {answer}) {option}."])
+def asked_column(item: dict) -> str:
+    """The finding a binary or temporal item asks about: its `finding`, else the question's."""
+    if item.get("finding"):
+        return resolve_column(item["finding"])
+    question = re.split(r"\boptions\s*:", item["question"], flags=re.IGNORECASE)[0]
+    question = re.sub(r"(?i)^.*\b(?:show|progression of|evidence of)\b", "", question)
+    found = option_columns(question.replace(" or ", ",").replace(" and ", ","))
+    return found[0] if found else "Lung Opacity"
 
 
 @dataclass(slots=True)
@@ -180,62 +101,250 @@ class Chain:
     key_findings: list[dict]
 
 
-def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None = None,
-               seed: int = 0, trust_answer: bool = False) -> Chain:
-    """A chain for one item from the labeler's reading of its report(s).
+@dataclass(slots=True)
+class Draft:
+    """A chain before verification, or the reason the report does not support the answer.
+    `quoted[i]`: the columns whose report sentence step i quotes (a repair replaces them)."""
 
-    `trust_answer`: the repair pass; the asked finding's status is taken from the item's
-    answer where the labeler's reading disagrees with it.
+    chain: Chain
+    refusal: str | None = None
+    quoted: dict[int, list[str]] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)
+
+
+def _positive(e: Evidence) -> bool:
+    return e.status in ("present", "uncertain")
+
+
+def _stated(e: Evidence) -> bool:
+    """Positive in the report's own words (not only implied through a child finding)."""
+    return _positive(e) and not e.inherited
+
+
+def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, Evidence],
+                   plain: frozenset[str], first: int, keep_first: bool = False,
+                   ) -> tuple[list[str], dict[int, list[str]]]:
+    """One step per report sentence (findings it states together share it), positives first,
+    then one for the findings the report leaves unmentioned (normal). `keep_first`: the first
+    column (a binary item's asked finding) leads."""
+    groups: dict[str, list[str]] = {}
+    for column in sorted(columns, key=lambda c: (columns.index(c) > 0 and not keep_first,
+                                                 not _positive(evidence[c]),
+                                                 not evidence[c].mentioned)):
+        e = evidence[column]
+        key = e.sentence if e.sentence and column not in plain else f"plain:{column}"
+        if not e.mentioned and e.status == "absent":
+            key = "unmentioned"
+        groups.setdefault(key, []).append(column)
+    steps, quoted = [], {}
+    for key, group in groups.items():
+        if key.startswith("plain:") and evidence[group[0]].inherited:
+            column = group[0]
+            child = next(c for c in PARENTS[column] if _positive(evidence[c]))
+            steps.append(f"{look_sentence(rng, group)} "
+                         + BRIDGE[column].format(child=FINDING_NAMES[child].capitalize()))
+            continue
+        if key == "unmentioned":
+            names = join_words([FINDING_NAMES[c] for c in group], "or")
+            plural = group[-1] == "Support Devices"
+            seen = rng.choice([f"No {names} {'are' if plural else 'is'} seen.",
+                               f"There {'are' if plural else 'is'} no {names}."])
+        elif key.startswith("plain:"):
+            seen = plain_statement(evidence[group[0]])
+        else:
+            seen = key
+            quoted[first + len(steps)] = group
+        steps.append(f"{look_sentence(rng, group)} {seen}")
+    return steps, quoted
+
+
+def _refuse(reason: str) -> Draft:
+    return Draft(Chain([], []), refusal=reason)
+
+
+def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
+            ) -> tuple[str | None, str, list[str], list[str]]:
+    """(refusal, conclusion lead, columns to walk, columns left out) from the report's
+    statuses: the conclusion must follow from them."""
+    task = item["task"]
+    options = item.get("options") or []
+    option = options[LETTERS.index(item["answer"])] if options else ""
+    positives = [c for c in FINDING_NAMES if _stated(evidence[c])]
+    stated = [c for c in FINDING_NAMES if evidence[c].mentioned and not _positive(evidence[c])]
+    if task == "binary" and asked:
+        e = evidence[asked]
+        yes = option.strip().lower() == "yes"
+        if (yes and not _positive(e)) or (not yes and e.status == "present"):
+            return (f"the answer says {FINDING_NAMES[asked]} "
+                    f"{'present' if yes else 'absent'}, the report {e.status}", "", [], [])
+        lead = f"{FINDING_NAMES[asked].capitalize()} {state(e)}"
+        if not yes and e.status == "uncertain":
+            lead = (f"{FINDING_NAMES[asked].capitalize()} {be(asked)} at most possible, not "
+                    "definite")
+        related = [c for c in RELATED[asked] if evidence[c].mentioned and not
+                   evidence[c].inherited]
+        return None, lead, [asked, *related], []
+    if task in ("single", "multi"):
+        sets = [option_columns(o) for o in options]
+        wanted = sets[LETTERS.index(item["answer"])]
+        no_finding = _NO_FINDING.match(option) is not None
+        if no_finding and any(evidence[c].status == "present" for c in PATHOLOGIES):
+            return "the answer says no finding, the report has one", "", [], []
+        if not wanted and not no_finding:
+            return f"the answer {option!r} names no known finding", "", [], []
+        if missing := [c for c in wanted if not _positive(evidence[c])]:
+            return f"the answer names {FINDING_NAMES[missing[0]]}, absent in the report", "", [], []
+        sure = all(evidence[c].status == "present" for c in wanted)
+        for letter, columns in zip(LETTERS, sets, strict=False):
+            if letter == item["answer"] or not columns or set(columns) < set(wanted):
+                continue  # a subset of the answer lists fewer of the findings seen
+            if all(evidence[c].status == "present" and _stated(evidence[c]) for c in columns) \
+                    or (not sure and all(_stated(evidence[c]) for c in columns)):
+                return f"option {letter} is also supported by the report", "", [], []
+        walk = [c for c in dict.fromkeys(c for columns in sets for c in columns)
+                if c in wanted or not evidence[c].inherited]
+        if task == "single":
+            verb = be(wanted[0]) if wanted else "is"
+            lead = f"Of the candidates, only {option} {verb} {'seen' if sure else 'possible'}"
+        else:
+            lead = (f"Option {item['answer']} is the only one that lists exactly the "
+                    "findings seen among those named")
+        return None, lead, walk, []
+    if task == "multi_open":
+        wanted = option_columns(item["answer"])
+        if missing := [c for c in wanted if not _positive(evidence[c])]:
+            return f"the answer names {FINDING_NAMES[missing[0]]}, absent in the report", "", [], []
+        extra = [c for c in positives if c not in wanted and evidence[c].status == "present"]
+        walk = [c for c in dict.fromkeys([*wanted, *positives, *stated]) if c not in extra]
+        return None, "", walk, extra
+    if task == "anomaly":
+        abnormal = [c for c in PATHOLOGIES if _positive(evidence[c])]
+        if option.strip().lower() == "abnormal" and not abnormal:
+            return "the answer says abnormal, the report has no finding", "", [], []
+        if option.strip().lower() == "normal" and any(
+                evidence[c].status == "present" for c in PATHOLOGIES):
+            return "the answer says normal, the report has a finding", "", [], []
+        lead = "An abnormality is present" if abnormal else "No abnormality is seen"
+        normal = [c for c in NORMAL_CHECKS if c not in positives and c not in stated]
+        walk = list(dict.fromkeys([*positives, *stated, *normal[:max(0, 4 - len(stated))]]))
+        return None, lead, walk, []
+    return None, "Therefore", positives, []
+
+
+def _implied_only_if_answered(item: dict, evidence: dict[str, Evidence], asked: str | None
+                              ) -> dict[str, Evidence]:
+    """A parent finding only implied by its child (`evidence.PARENTS`) is kept where the gold
+    answer names it (the gold then follows CheXpert's hierarchy) and is otherwise unmentioned:
+    label sets differ on whether "atelectasis" also means "lung opacity"."""
+    options = item.get("options") or []
+    if item["task"] == "multi_open":
+        wanted = set(option_columns(item["answer"]))
+    elif item["task"] == "binary" and asked:
+        yes = options[LETTERS.index(item["answer"])].strip().lower() == "yes"
+        wanted = {asked} if yes else set()
+    elif options and item["task"] in ("single", "multi"):
+        wanted = set(option_columns(options[LETTERS.index(item["answer"])]))
+    else:
+        wanted = set()
+    for column, e in evidence.items():
+        if e.inherited and column not in wanted:
+            evidence[column] = Evidence(column, "absent")
+    return evidence
+
+
+def _direction(before: Evidence | None, now: Evidence, no_change: bool) -> str | None:
+    """stable | worsening | improving as the reports tell it, or None when they do not.
+    `no_change`: the current report says nothing changed overall ("No change from ___.")."""
+    if now.change in _CHANGE:
+        return _CHANGE[now.change]
+    if not now.mentioned:
+        return "stable" if no_change else None
+    if before is None or not before.mentioned:
+        return None
+    if _positive(before) != _positive(now):
+        return "worsening" if _positive(now) else "improving"
+    a, b = _SEVERITY_RANK.get(before.severity), _SEVERITY_RANK.get(now.severity)
+    if a is not None and b is not None and a != b:
+        return "worsening" if b > a else "improving"
+    return None
+
+
+def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport,
+              prior: LabeledReport | None, plain: frozenset[str]) -> Draft:
+    """Prior and current statements of the asked finding, then what else the current study
+    shows of its related findings, then the change; refused when the reports tell no change
+    or another one than the answer."""
+    evidence = gather_evidence(current)
+    current_text = split_pair_report(item["report"])[1].strip()
+    before = gather_evidence(prior)[asked] if prior is not None else None
+    now = evidence[asked]
+    option = item["options"][LETTERS.index(item["answer"])].strip().lower()
+    direction = _direction(before, now, any(
+        _NO_CHANGE.search(f.evidence.sentence) for f in current.findings) or bool(
+        _NO_CHANGE.match(current_text)))
+    name = FINDING_NAMES[asked]
+    if direction is None:
+        return _refuse(f"the report states no change in {name}")
+    if direction != option:
+        return _refuse(f"the report says {name} {direction}, the answer {option}")
+    steps = [plan_sentence(rng, item, asked)]
+    quoted: dict[int, list[str]] = {}
+    for when, e in (("prior", before), ("current", now)):
+        if e is None:
+            continue
+        said = e.sentence if e.sentence and asked not in plain else plain_statement(e)
+        if e.sentence and asked not in plain:
+            quoted[len(steps)] = [asked]
+        steps.append(f"On the {when} image, {lower_first(said)}")
+    related = [c for c in RELATED[asked] if _stated(evidence[c]) and evidence[c].sentence
+               and c not in plain]
+    shown = {steps[-1]}
+    for column in related:
+        sentence = f"On the current image, {lower_first(evidence[column].sentence)}"
+        if sentence not in shown:
+            quoted[len(steps)] = [column]
+            steps.append(f"{look_sentence(rng, [column])} {sentence}")
+            shown.add(sentence)
+    lead = f"Compared with the prior image, the {name} {_CHANGED[direction]}"
+    steps.append(rng.choice([f"{lead}, so the answer is {item['answer']}) "
+                             f"{item['options'][LETTERS.index(item['answer'])]}.",
+                             f"{lead}: the answer is {item['answer']}) "
+                             f"{item['options'][LETTERS.index(item['answer'])]}."]))
+    return Draft(Chain(steps, [now.key_finding()] + [evidence[c].key_finding() for c in related]),
+                 quoted=quoted)
+
+
+def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None = None,
+               seed: int = 0, plain: frozenset[str] = frozenset(),
+               omit: frozenset[str] = frozenset()) -> Draft:
+    """A chain for one item from the labeler's reading of its report(s), or a refusal.
+
+    `plain`: columns stated in plain words instead of their report sentence (a repair, when the
+    sentence also says something the report contradicts); `omit`: columns left out.
     """
     rng = random.Random(f"{seed}:{item['id']}")
-    evidence = gather_evidence(current)
     task = item["task"]
-    if task in ("single", "multi"):
-        columns = list(dict.fromkeys(c for o in item["options"] for c in option_columns(o)))
-    elif task in ("binary", "temporal"):
-        column = item.get("finding") or (option_columns(item["question"]) or ["Lung Opacity"])[0]
-        columns = [column]
+    asked = asked_column(item) if task in ("binary", "temporal") else None
+    evidence = _implied_only_if_answered(item, gather_evidence(current), asked)
+    if task == "temporal" and asked:
+        return _temporal(rng, item, asked, current, prior, plain)
+    refusal, lead, walk, left_out = _decide(item, evidence, asked)
+    if refusal:
+        return _refuse(refusal)
+    walk = [c for c in walk if c not in omit]
+    steps = [plan_sentence(rng, item, asked)]
+    found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
+                                   keep_first=task == "binary")
+    steps += found
+    if task == "multi_open":  # a hedged finding stays hedged in the summary
+        names = ", ".join(sorted(FINDING_NAMES[c] + (" (possible)" if evidence[c].status ==
+                                                     "uncertain" else "")
+                                 for c in option_columns(item["answer"])))
+        steps.append(rng.choice([f"In summary, the findings present are: {names}.",
+                                 f"Therefore the chest X-ray shows: {names}."]))
     else:
-        columns = [c for c in PATHOLOGIES if evidence[c].status == "present"]
-        if task == "multi_open" and evidence["Support Devices"].status == "present":
-            columns.append("Support Devices")
-        columns += [c for c in NORMAL_CHECKS if c not in columns][: max(0, 4 - len(columns))]
-    if trust_answer:
-        columns = _align_with_answer(item, evidence, columns)
-    steps = [_plan(rng, item, columns)]
-    if task == "temporal" and prior is not None:
-        before = gather_evidence(prior)[columns[0]]
-        steps.append(_sign(rng, before, prefix="on the prior image, "))
-        steps.append(_sign(rng, evidence[columns[0]], prefix="on the current image, "))
-    else:
-        steps += [_sign(rng, evidence[c]) for c in columns]
-    present = [c for c in columns if evidence[c].status == "present"]
-    if task == "multi_open":
-        present = [c for c in FINDING_NAMES if evidence[c].status == "present"]
-    steps.append(_conclusion(rng, item, present))
-    return Chain(steps, [evidence[c].key_finding() for c in columns])
-
-
-def _align_with_answer(item: dict, evidence: dict[str, Evidence], columns: list[str],
-                       ) -> list[str]:
-    """Repair: make the asked findings' status follow the item's answer; returns the columns
-    to state. An open question's chain then leaves out what the report mentions outside the
-    answer (e.g. an opacity in FINDINGS that the IMPRESSION, which the labels follow, omits)."""
-    if item["task"] == "binary":
-        want = "present" if item["answer"] == "A" else "absent"
-        evidence[columns[0]].status = want
-    elif item["task"] in ("single", "multi"):
-        right = set(option_columns(item["options"][LETTERS.index(item["answer"])]))
-        for column in columns:
-            evidence[column].status = "present" if column in right else "absent"
-    elif item["task"] == "multi_open":
-        right = [c for c in FINDING_NAMES
-                 if c in {NAME_TO_COLUMN.get(n.strip()) for n in item["answer"].split(",")}]
-        normal = [c for c in NORMAL_CHECKS if evidence[c].status == "absent" and c not in right]
-        for column, found in evidence.items():
-            if column in right:
-                found.status = "present"
-            elif found.status != "absent":
-                found.status = "unstated"
-        return right + normal[: max(0, 4 - len(right))]
-    return columns
+        answer = f"{item['answer']}) {item['options'][LETTERS.index(item['answer'])]}"
+        steps.append(rng.choice([f"{lead}, so the answer is {answer}.",
+                                 f"{lead}: the answer is {answer}."]))
+    return Draft(Chain(steps, [evidence[c].key_finding() for c in walk]), quoted=quoted,
+                 left_out=left_out + sorted(omit))

@@ -14,8 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.jsonl import ResumableWriter, batched, read_checked, unique_ids
-from chestx_reasoner.mining.rules import Chain, mine_rules
+from chestx_reasoner.jsonl import (
+    RecordError,
+    ResumableWriter,
+    batched,
+    read_checked,
+    unique_ids,
+)
+from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report, status_of
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
@@ -41,12 +47,27 @@ def read_items(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]
 
 
 def check_items(path: Path, limit: int | None = None) -> list[str]:
-    """All ids, after checking every record and that no id repeats (before any work)."""
-    return unique_ids(path, read_checked(path, REQUIRED, lists=LISTS, limit=limit))
+    """All ids, after checking every record, that no id repeats and that a `finding` names a
+    known finding in any case or wording ("fracture" for "Fracture"), before any work."""
+    return unique_ids(path, _known_findings(path, read_checked(path, REQUIRED, lists=LISTS,
+                                                                limit=limit)))
+
+
+def _known_findings(path: Path, records: Iterator[tuple[int, dict[str, Any]]]
+                    ) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, record in records:
+        if record.get("finding"):
+            try:
+                resolve_column(record["finding"])
+            except UnknownFinding as error:
+                raise RecordError(f"{path}:{line}: field 'finding': {error}") from None
+        yield line, record
 
 
 class RulesBackend:
-    """The offline miner plus its verifier; one repair pass, then drop."""
+    """The offline miner plus its verifier: a chain whose quoted sentence says something the
+    report contradicts, or that its conclusion does not follow from, is repaired once (those
+    findings stated in plain words), then dropped; every repair and drop says why."""
 
     name = "rules"
 
@@ -57,34 +78,63 @@ class RulesBackend:
     def mine_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         pairs = [split_pair_report(item["report"]) for item in items]
         texts = [text or "." for pair in pairs for text in pair]
-        labeled = list(self.verifier.labeler.label_many(texts))
+        labeled = self.verifier.label_cached(texts)
         statuses = [status_of(one) for one in labeled]  # the same reading, not a second pass
-        out = []
+        drafts: list[Draft | dict[str, Any]] = []
+        priors = [None if isinstance(labeled[2 * i], Exception) or not pairs[i][0]
+                  else labeled[2 * i] for i in range(len(items))]
         for i, item in enumerate(items):
-            prior, current = labeled[2 * i], labeled[2 * i + 1]
-            prior_status, status = statuses[2 * i], statuses[2 * i + 1]
-            if isinstance(current, Exception):
-                out.append(result_record(item, Chain([], []), "dropped", "unreadable report"))
+            current = labeled[2 * i + 1]
+            if isinstance(current, Exception) or not pairs[i][1].strip():
+                drafts.append(result_record(item, Chain([], []), "no report", None))
                 continue
-            prior = None if isinstance(prior, Exception) or not pairs[i][0] else prior
-            chain = mine_rules(item, current, prior, seed=self.seed)
-            verdict = self.verifier.verify(item, chain.steps, status, prior_status)
-            state = "kept"
-            if not verdict.ok:
-                chain = mine_rules(item, current, prior, seed=self.seed + 1, trust_answer=True)
-                verdict = self.verifier.verify(item, chain.steps, status, prior_status)
-                state = "repaired" if verdict.ok else "dropped"
-            why = None if verdict.ok else failure_reason(verdict)
-            out.append(result_record(item, chain if verdict.ok else Chain([], []), state, why))
+            try:
+                drafts.append(mine_rules(item, current, priors[i], seed=self.seed))
+            except UnknownFinding as error:
+                drafts.append(result_record(item, Chain([], []), "dropped", str(error)))
+        self.verifier.prefetch([d.chain.steps for d in drafts if isinstance(d, Draft)])
+        out = []
+        for i, (item, draft) in enumerate(zip(items, drafts, strict=True)):
+            if isinstance(draft, dict):
+                out.append(draft)
+                continue
+            out.append(self._check(item, draft, labeled[2 * i + 1], priors[i],
+                                   statuses[2 * i + 1], statuses[2 * i]))
         return out
+
+    def _check(self, item: dict[str, Any], draft: Draft, current: Any, prior: Any,
+               status: dict[str, str], prior_status: dict[str, str]) -> dict[str, Any]:
+        if draft.refusal:
+            return result_record(item, Chain([], []), "dropped", draft.refusal)
+        repairs = [f"left out {', '.join(draft.left_out)} (present, not in the answer)"] \
+            if draft.left_out else []
+        verdict = self.verifier.verify(item, draft.chain.steps, status, prior_status)
+        if not verdict.ok:
+            bad = {c["step"] for c in verdict.contradictions}
+            if verdict.inconsistent:
+                bad.add(verdict.inconsistent[0])
+            plain = frozenset(c for step in bad for c in draft.quoted.get(step, []))
+            why = failure_reason(verdict)
+            if not plain or not verdict.answer_ok:
+                return result_record(item, Chain([], []), "dropped", why)
+            draft = mine_rules(item, current, prior, seed=self.seed, plain=plain)
+            verdict = self.verifier.verify(item, draft.chain.steps, status, prior_status)
+            if not verdict.ok:
+                return result_record(item, Chain([], []), "dropped", failure_reason(verdict))
+            repairs.append(f"plain words instead of a quote: {why}")
+        state = "repaired" if repairs else "kept"
+        return result_record(item, draft.chain, state, "; ".join(repairs) or None)
 
 
 def failure_reason(verdict: Verdict) -> str:
     """Why a chain was not kept, in one line (for the output record and the retry prompt)."""
     if not verdict.answer_ok:
         return "conclusion does not match the answer"
-    c = verdict.contradictions[0]
-    return f"step {c['step'] + 1} says {c['finding']} {c['said']}, the report {c['report']}"
+    if verdict.contradictions:
+        c = verdict.contradictions[0]
+        return f"step {c['step'] + 1} says {c['finding']} {c['said']}, the report {c['report']}"
+    step, why = verdict.inconsistent or (0, "")
+    return f"step {step + 1}: {why}"
 
 
 def result_record(item: dict[str, Any], chain: Chain, status: str, why: str | None,
