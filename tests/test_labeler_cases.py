@@ -109,6 +109,7 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Increased pulmonary vascular congestion since the prior study.", "Edema", PRESENT,
      None),
     ("Scarring at the right lung base is unchanged.", "Lung Opacity", PRESENT, None),
+    ("Some element of elevated pulmonary venous pressure.", "Edema", PRESENT, None),
     ("Findings suggestive of mild pulmonary edema.", "Edema", PRESENT, None),
     ("Right basilar opacity could reflect atelectasis, though infection is not excluded.",
      "Pneumonia", UNCERTAIN, None),
@@ -472,3 +473,10 @@ def test_flattened_mimic_reports_without_headers_are_read_whole() -> None:
     labels = ReportLabeler(scope="report").label(text).labels
     assert (labels["Pleural Effusion"], labels["Pneumothorax"], labels["Cardiomegaly"]) \
         == (1, 0, 0)
+
+
+def test_mass_effect_is_not_a_lung_mass() -> None:
+    labeled = ReportLabeler(scope="report").label(
+        "Possible mass effect on the trachea from a goiter. Lungs are clear.")
+    assert labeled.labels["Lung Lesion"] is None
+    assert not [f for f in labeled.findings if f.observation == "Lung Lesion"]

@@ -108,6 +108,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "cavitary lesion", "cavitation", "cavity", "lump", "lesion", "metastasis", "metastases",
         "metastatic disease",
     ]),
+    # "Mass effect on the trachea" describes displacement, not a lung mass: matched whole so
+    # that "mass" alone does not fire.
+    _c("mass effect", None, ["mass effect"], label=None, kind="anatomy", abnormal=False),
     _c("granuloma", LESION, [
         "granuloma", "calcified granuloma", "granulomatous disease", "granulomatous process",
         "calcified nodule", "calcified granulomata", "granulomatous changes",
@@ -126,6 +129,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "vascular prominence", "prominence of the pulmonary vasculature",
         "engorgement of the pulmonary vasculature", "indistinctness of the vasculature",
         "vascular indistinctness", "pulmonary venous hypertension", "congestion",
+        "elevated pulmonary venous pressure", "elevation of pulmonary venous pressure",
+        "elevated venous pressure",
     ]),  # CheXpert counts vascular congestion as Edema
     _c("pulmonary vasculature", "Edema", [
         "pulmonary vasculature", "pulmonary vascularity", "vasculature", "vascularity",
