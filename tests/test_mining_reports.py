@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from chestx_reasoner.bench.sample import FINDING_NAMES
 from chestx_reasoner.cli import app
-from chestx_reasoner.mining.evidence import Evidence, clean_sentence, split_pair_report, usable
+from chestx_reasoner.mining.evidence import Evidence, clean_sentence, usable
 from chestx_reasoner.mining.run import RulesBackend
 from chestx_reasoner.mining.verify import ChainVerifier, chain_answer
 from chestx_reasoner.mining.wording import plain_statement
+from chestx_reasoner.reports.sections import split_temporal
 
 runner = CliRunner()
 BINARY = {"task": "binary", "options": ["Yes", "No"]}
@@ -65,11 +66,11 @@ def test_sentences_about_the_reporting_are_not_quoted(sentence: str) -> None:
 
 
 def test_both_pair_layouts_split_into_prior_and_current() -> None:
-    assert split_pair_report("PRIOR REPORT:\nSmall effusion.\n\nCURRENT REPORT:\nLarger.") == (
+    assert split_temporal("PRIOR REPORT:\nSmall effusion.\n\nCURRENT REPORT:\nLarger.") == (
         "Small effusion.", "Larger.")
-    assert split_pair_report("Previous Report: No edema.\nCurrent Report:Mild edema.") == (
+    assert split_temporal("Previous Report: No edema.\nCurrent Report:Mild edema.") == (
         "No edema.", "Mild edema.")
-    assert split_pair_report("FINDINGS: No edema.") == ("", "FINDINGS: No edema.")
+    assert split_temporal("FINDINGS: No edema.") == ("", "FINDINGS: No edema.")
 
 
 def test_a_hedge_side_and_size_survive_in_the_report_s_words(backend: RulesBackend) -> None:

@@ -26,10 +26,6 @@ from chestx_reasoner.reports.records import Finding, LabeledReport
 _STATUS = {1: "present", -1: "uncertain", 0: "absent", None: "absent"}
 _SEVERITY = re.compile(r"\b(trace|tiny|small|mild|minimal|moderate|large|severe|marked|"
                        r"extensive)\b", re.IGNORECASE)
-# Report layouts of a two-study item: ours ("PRIOR REPORT:\n … \n\nCURRENT REPORT:\n …") and
-# the public dumps' ("Previous Report: … Current Report: …").
-_PAIR = re.compile(r"^\s*(?:prior|previous) report:\s*(?P<prior>.*?)\s*current report:\s*"
-                   r"(?P<current>.*)$", re.IGNORECASE | re.DOTALL)
 _COMPARISON = re.compile(
     r"(?:\b(?:as |when )?(?:compared (?:with|to)|in comparison (?:with|to)|comparison (?:is "
     r"made )?(?:with|to)|relative to|since|from|than (?:on|in)|versus)\s+(?:the\s+)?"
@@ -73,18 +69,6 @@ def inherited_labels(labels: dict[str, int | None]) -> dict[str, int | None]:
         if labels.get(parent) is None and any(labels.get(c) == 1 for c in children):
             out[parent] = 1  # a possible child ("no new consolidation") implies nothing
     return out
-
-
-def split_pair_report(report: str) -> tuple[str, str]:
-    """(prior, current) of a temporal item's report; ("", report) for any other item.
-
-    >>> split_pair_report("Previous Report: Small effusion. Current Report: Larger effusion.")
-    ('Small effusion.', 'Larger effusion.')
-    """
-    match = _PAIR.match(report or "")
-    if not match:
-        return "", report
-    return match.group("prior").strip(), match.group("current").strip()
 
 
 @lru_cache(maxsize=65536)

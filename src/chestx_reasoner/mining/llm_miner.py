@@ -20,7 +20,8 @@ from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
 from chestx_reasoner.mining.rules import Chain, UnknownFinding, mine_rules
 from chestx_reasoner.mining.run import failure_reason, result_record
-from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report
+from chestx_reasoner.mining.verify import ChainVerifier, Verdict
+from chestx_reasoner.reports.sections import split_temporal
 
 SYSTEM = ("You are a board-certified radiologist who teaches chest X-ray interpretation. "
           "Answer with JSON only, exactly in the requested schema.")
@@ -76,7 +77,7 @@ def plan_messages(item: dict[str, Any]) -> list[dict[str, str]]:
 def _report_block(item: dict[str, Any]) -> str:
     """The report as the model should read it: a temporal item's two reports apart, in time
     order ("Previous Report: … Current Report: …" in the public dumps)."""
-    prior, current = split_pair_report(item["report"])
+    prior, current = split_temporal(item["report"])
     if prior or item.get("task") == "temporal":
         return (f"Radiology report:\nPrior report (the earlier study):\n{prior or '(none)'}\n"
                 f"Current report (the later study):\n{current or '(none)'}")
@@ -146,7 +147,7 @@ class LLMBackend:
         """The rules miner's reading of the report against the gold answer: an item whose
         report contradicts its answer is refused before any call, as the rules backend does
         (an LLM would bend the findings to fit)."""
-        prior, current = split_pair_report(item["report"])
+        prior, current = split_temporal(item["report"])
         prior_read, current_read = self.verifier.label_cached([prior or ".", current or "."])
         if isinstance(current_read, Exception) or not current.strip():
             return None
@@ -166,7 +167,7 @@ class LLMBackend:
             plan = await client.complete_json(plan_messages(item), PLAN_SCHEMA, "plan")
             evidence = await client.complete_json(evidence_messages(item, plan),
                                                   EVIDENCE_SCHEMA, "evidence")
-            prior, current = split_pair_report(item["report"])
+            prior, current = split_temporal(item["report"])
             prior_status, status = self.verifier.statuses([prior or ".", current])  # once
             complaint = None
             for attempt in range(2):

@@ -25,7 +25,6 @@ from chestx_reasoner.mining.evidence import (
     PARENTS,
     Evidence,
     gather_evidence,
-    split_pair_report,
 )
 from chestx_reasoner.mining.knowledge import RELATED
 from chestx_reasoner.mining.wording import (
@@ -38,6 +37,7 @@ from chestx_reasoner.mining.wording import (
     state,
 )
 from chestx_reasoner.reports.records import LabeledReport
+from chestx_reasoner.reports.sections import split_temporal
 from chestx_reasoner.reports.vocabulary import lookup_concepts
 
 NAME_TO_COLUMN = {v: k for k, v in FINDING_NAMES.items()}
@@ -275,7 +275,7 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
     shows of its related findings, then the change; refused when the reports tell no change
     or another one than the answer."""
     evidence = gather_evidence(current)
-    current_text = split_pair_report(item["report"])[1].strip()
+    current_text = split_temporal(item["report"])[1].strip()
     before = gather_evidence(prior)[asked] if prior is not None else None
     now = evidence[asked]
     option = item["options"][LETTERS.index(item["answer"])].strip().lower()

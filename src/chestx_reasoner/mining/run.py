@@ -22,7 +22,8 @@ from chestx_reasoner.jsonl import (
     unique_ids,
 )
 from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
-from chestx_reasoner.mining.verify import ChainVerifier, Verdict, split_pair_report, status_of
+from chestx_reasoner.mining.verify import ChainVerifier, Verdict, status_of
+from chestx_reasoner.reports.sections import split_temporal
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
 LISTS = ("options",)
@@ -76,7 +77,7 @@ class RulesBackend:
         self.verifier = ChainVerifier()
 
     def mine_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        pairs = [split_pair_report(item["report"]) for item in items]
+        pairs = [split_temporal(item["report"]) for item in items]
         texts = [text or "." for pair in pairs for text in pair]
         labeled = self.verifier.label_cached(texts)
         statuses = [status_of(one) for one in labeled]  # the same reading, not a second pass

@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from chestx_reasoner.bench.sample import LETTERS, PATHOLOGIES
-from chestx_reasoner.mining.evidence import inherited_labels, split_pair_report
+from chestx_reasoner.mining.evidence import inherited_labels
 from chestx_reasoner.mining.rules import asked_column, option_columns
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.records import LabeledReport
+from chestx_reasoner.reports.sections import split_temporal
 from chestx_reasoner.reports.vocabulary import concepts_by_name
 from chestx_reasoner.scoring.outcome import answer_score
 from chestx_reasoner.scoring.parse import parse_answer
 
-__all__ = ["ChainVerifier", "Verdict", "conclusion_problem", "split_pair_report", "status_of"]
+__all__ = ["ChainVerifier", "Verdict", "conclusion_problem", "status_of"]
 
 _SENTENCES = re.compile(r"(?<=[.;!?])\s+")
 _CACHE_SIZE = 50_000
@@ -162,7 +163,7 @@ class ChainVerifier:
                report_status: dict[str, str] | None = None,
                prior_status: dict[str, str] | None = None) -> Verdict:
         if report_status is None or (prior_status is None and item.get("task") == "temporal"):
-            prior, current = split_pair_report(item.get("report") or "")
+            prior, current = split_temporal(item.get("report") or "")
             prior_status, report_status = self.statuses([prior or ".", current])
         verdict = Verdict(answer_ok=answer_matches(item, chain_answer(item, steps)))
         checked = list(steps)
