@@ -547,3 +547,11 @@ def test_open_answers_keep_the_answers_order() -> None:
     phrases = RulesJudge.option_phrases({"task": "multi_open", "options": [],
                                          "answer": ", ".join(answer)})
     assert phrases == [(p, "present") for p in answer]
+
+
+def test_observe_that_reports_what_it_observes() -> None:
+    from chestx_reasoner.scoring.statements import kind
+
+    assert kind("Observe that there is focal consolidation in the right upper lobe.") \
+        == "observation"
+    assert kind("Observe the costophrenic angles for blunting.") == "plan"

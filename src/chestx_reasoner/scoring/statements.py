@@ -26,7 +26,8 @@ _PLAN = re.compile(
     r"|lastly)\W+)?(?:(?:we|i|let's|let us)\s+(?:will\s+|should\s+|need\s+to\s+|must\s+|can\s+|"
     r"then\s+|also\s+|now\s+|first\s+)*)?(?:(?:carefully|closely)\s+)?(?:examine|examining|"
     r"assess|assessing|check|checking|scrutini[sz]e|scrutini[sz]ing|pay\s+attention|"
-    r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|observe|consider|"
+    r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|"
+    r"observe(?!\s+that\b)|consider|"  # "Observe that there is X" reports X
     r"considering|determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
     r"identify|compare|confirm\s+(?:whether|if|the\s+presence|the\s+absence|any)|ensure|"
     r"note\s+whether)\b", re.I)
