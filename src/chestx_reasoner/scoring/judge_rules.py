@@ -226,25 +226,28 @@ class RulesJudge:
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
                                    phrases, tuple(str(o) for o in item.get("options") or []),
                                    now, item.get("task") == "temporal")
+            right = correct[len(out)] if correct is not None else None
             if has_reference:
+                # A step that restates nothing of the chain is not effective, whatever the
+                # answer; the others that name no finding earn the reasoning's credit.
                 chain = content_words(" ".join(item.get("reasoning") or []))
                 for verdict in judgment.steps:
                     if verdict["verdict"] == "unsupported":
                         verdict["restates"] = restates(verdict["text"], chain)
-                judgment.effectiveness = effectiveness_of(judgment.steps)
-            right = correct[len(out)] if correct is not None else None
-            if right is not None and judgment.steps and has_reference:
-                # A right letter after reasoning that denies the answer's findings is luck: the
-                # concluding step keeps the verdict of its own words, and the other steps earn
-                # what a wrong answer's would.
-                lucky = right and denies_answer(judgment.pred_key_findings, {
-                    phrase for phrase, status in phrases if status == "present"})
-                if not lucky:
-                    judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
-                    judgment.steps[-1]["evidence"] = \
-                        f"the reference answer is {item.get('answer')}"
-                judgment.effectiveness = effectiveness_of(judgment.steps, reasoning_credit(
-                    right and not lucky, judgment.pred_key_findings, judgment.ref_key_findings))
+                credit = None
+                if right is not None and judgment.steps:
+                    # A right letter after reasoning that denies the answer's findings is
+                    # luck: the concluding step keeps the verdict of its own words, and the
+                    # other steps earn what a wrong answer's would.
+                    lucky = right and denies_answer(judgment.pred_key_findings, {
+                        phrase for phrase, status in phrases if status == "present"})
+                    if not lucky:
+                        judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
+                        judgment.steps[-1]["evidence"] = \
+                            f"the reference answer is {item.get('answer')}"
+                    credit = reasoning_credit(right and not lucky, judgment.pred_key_findings,
+                                              judgment.ref_key_findings)
+                judgment.effectiveness = effectiveness_of(judgment.steps, credit)
             out.append(judgment)
         return out
 

@@ -112,9 +112,9 @@ def settle_sided(mentions: list[KeyFinding]) -> KeyFinding:
 
 
 def distinct(mentions: list[KeyFinding]) -> list[KeyFinding]:
-    """One key finding per (status, side) a text states: each is a claim of its own, so a
-    chain that denies a finding in one sentence and asserts it in another makes two claims
-    (one of them wrong), rather than settling on the majority."""
+    """One key finding per (status, side, sentence) a text states: each sentence's claim is
+    its own, so a chain that denies a finding in one sentence and asserts it in another makes
+    two claims (one of them wrong), rather than settling on the majority."""
     out: dict[tuple[str, str | None, str], KeyFinding] = {}
     for m in mentions:
         out.setdefault((m.status, m.side, m.sentence), m)
