@@ -2,7 +2,7 @@
 time and the judge's items/s, for a Qwen2-VL-2B-shaped model with random weights.
 
     python benchmarks/gpu_suite.py                        # CUDA: the 2B shape in bf16
-    python benchmarks/gpu_suite.py --shape tiny --device cpu --steps 1   # the CPU path (tested)
+    python benchmarks/gpu_suite.py --device cpu           # the CPU path: tiny shape (tested)
     benchmarks/gpu_suite.sh                               # on a GPU machine without network
 
 Nothing is downloaded: the model is built from Qwen2-VL-2B's published config
@@ -74,6 +74,14 @@ TINY = {
     "vision_end_token_id": 4, "tie_word_embeddings": True,
 }
 SHAPES = {"2b": QWEN2_VL_2B, "tiny": TINY}
+# Sizes of each section's work: the 2B rows fit 8 minutes on one H100/H200 with room to spare;
+# the tiny ones only check, in seconds on a CPU, that every section runs.
+DEFAULTS = {
+    "2b": {"steps": 10, "warmup": 3, "sft_batch": 8, "text_tokens": 512, "gen_batch": 32,
+           "new_tokens": 256, "grpo_completion": 256, "judge_items": 400},
+    "tiny": {"steps": 1, "warmup": 1, "sft_batch": 2, "text_tokens": 16, "gen_batch": 4,
+             "new_tokens": 4, "grpo_completion": 8, "judge_items": 24},
+}
 GOALS = {"sft_mfu": 0.40, "gen_tokens_s": 2000.0}
 Row = tuple[str, str, str, str]  # measure, value, setting, note
 
@@ -328,16 +336,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="2b (default on CUDA) or tiny (default on CPU)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated, of {', '.join(SECTIONS)}")
-    parser.add_argument("--steps", type=int, default=10, help="timed SFT steps")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--sft-batch", type=int, default=8)
-    parser.add_argument("--text-tokens", type=int, default=512)
-    parser.add_argument("--gen-batch", type=int, default=32)
-    parser.add_argument("--new-tokens", type=int, default=256)
-    parser.add_argument("--grpo-completion", type=int, default=256)
-    parser.add_argument("--judge-items", type=int, default=400)
+    for name, help_text in (("--steps", "timed SFT steps"), ("--warmup", "untimed SFT steps"),
+                            ("--sft-batch", "SFT rows"), ("--text-tokens", "SFT text tokens"),
+                            ("--gen-batch", "generated sequences"),
+                            ("--new-tokens", "tokens generated per sequence"),
+                            ("--grpo-completion", "GRPO max completion tokens"),
+                            ("--judge-items", "items the judge scores")):
+        key = name[2:].replace("-", "_")
+        parser.add_argument(name, type=int, default=None, help=f"{help_text} [2b "
+                            f"{DEFAULTS['2b'][key]}, tiny {DEFAULTS['tiny'][key]}]")
     args = parser.parse_args(argv)
     args.shape = args.shape or ("2b" if args.device.startswith("cuda") else "tiny")
+    for key, value in DEFAULTS[args.shape].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     args.sections = [s for s in args.sections.split(",") if s]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:

@@ -5,6 +5,7 @@ script carries what a bare GPU machine lacks."""
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,17 +14,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gpu_suite  # noqa: E402
 
-TINY = ["--device", "cpu", "--shape", "tiny", "--steps", "1", "--warmup", "1", "--sft-batch",
-        "2", "--text-tokens", "16", "--gen-batch", "4", "--new-tokens", "4",
-        "--grpo-completion", "8", "--judge-items", "24"]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def number(text: str) -> float:
     return float(text.replace(",", "").rstrip("%"))
 
 
-def test_every_section_measures_on_cpu() -> None:
-    rows = gpu_suite.main(TINY)
+def test_readme_command_measures_every_section_on_cpu() -> None:
+    (line,) = [line for line in README.splitlines() if "benchmarks/gpu_suite.py" in line]
+    args = shlex.split(line)
+    assert args[:2] == ["python", "benchmarks/gpu_suite.py"]
+    rows = gpu_suite.main(args[2:])
     measures = [row[0] for row in rows]
     values = {row[0]: row[1] for row in rows}
     notes = {row[0]: row[3] for row in rows}
@@ -35,9 +37,11 @@ def test_every_section_measures_on_cpu() -> None:
 
 
 def test_sections_and_shapes_are_checked() -> None:
-    args = gpu_suite.parse(["--device", "cpu", "--sections", "sft,judge"])
-    assert (args.shape, args.sections) == ("tiny", ["sft", "judge"])
-    assert gpu_suite.parse(["--device", "cuda"]).shape == "2b"
+    args = gpu_suite.parse(["--device", "cpu", "--sections", "sft,judge", "--steps", "3"])
+    assert (args.shape, args.sections, args.steps, args.sft_batch) == (
+        "tiny", ["sft", "judge"], 3, 2)
+    big = gpu_suite.parse(["--device", "cuda"])
+    assert (big.shape, big.gen_batch, big.new_tokens) == ("2b", 32, 256)
     shape = gpu_suite.SHAPES["2b"]["text_config"]
     assert (shape["hidden_size"], shape["num_hidden_layers"], shape["vocab_size"]) == (
         1536, 28, 151936)  # Qwen2-VL-2B's published shape

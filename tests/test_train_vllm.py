@@ -46,10 +46,10 @@ def captured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[ChestXGRPO
     return configs
 
 
-def docs_vllm_commands() -> list[list[str]]:
-    """The `chestx` arguments of every docs command line with --use-vllm."""
+def docs_vllm_commands(text: str = DOCS, language: str = "bash") -> list[list[str]]:
+    """The `chestx` arguments of every command line with --use-vllm in a page's blocks."""
     out = []
-    for block in re.findall(r"```bash\n(.*?)```", DOCS, flags=re.DOTALL):
+    for block in re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL):
         for command in block.replace("\\\n", " ").splitlines():
             if "--use-vllm" in command:
                 args = shlex.split(command)
@@ -76,6 +76,15 @@ def test_docs_command_lines_build_trl_vllm_configs(captured: list[ChestXGRPOConf
     # the rest of the run is the paper's GRPO either way
     assert (config.num_generations, config.beta, config.learning_rate) == (8, 0.001, 5e-7)
     assert config.per_device_train_batch_size == 8
+
+
+def test_readme_command_line_builds_the_server_config(
+        captured: list[ChestXGRPOConfig]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (args,) = docs_vllm_commands(readme, "sh")
+    config = run(args, captured)
+    assert (config.use_vllm, config.vllm_mode, config.vllm_server_base_url) == (
+        True, "server", "http://127.0.0.1:8000")
 
 
 def test_options_map_onto_trl_fields(captured: list[ChestXGRPOConfig]) -> None:

@@ -52,3 +52,33 @@ def verl_command(
                   f"{summary.items} items ({summary.reasoning} with a reference chain)"
                   + (f"; skipped {skipped}" if skipped else ""))
     console.print(f"wrote {result.train} and {result.test}")
+
+
+@export_app.command("lmms-eval")
+def lmms_eval_command(
+    bench: Annotated[Path, typer.Option(
+        "--bench", help="Benchmark folder (`chestx build`): its test.jsonl and images.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Task folder: radrbench_cxr.yaml, utils.py, test.parquet.")],
+    task: Annotated[str, typer.Option(help="lmms-eval task name.")] = "radrbench_cxr",
+) -> None:
+    """An lmms-eval task folder that scores with our parser and offline judge.
+
+    Run it with `lmms-eval --include_path OUT --tasks radrbench_cxr --model …`; its metrics
+    are accuracy and RadRScore (with completeness, factuality, effectiveness).
+    """
+    from chestx_reasoner.bench.lmms_task import export_lmms_eval
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not bench.is_dir():
+        _fail(f"{bench}: no such folder (--bench)")
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: exists and is not a folder (--out)")
+    if not task.replace("_", "").replace("-", "").isalnum():
+        _fail(f"--task {task!r}: use letters, digits, '_' and '-'")
+    try:
+        path = export_lmms_eval(bench, out, task=task)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    console.print(f"wrote {path}, {out / 'utils.py'} and {out / 'test.parquet'}; run: "
+                  f"lmms-eval --include_path {out} --tasks {task} --model …")
