@@ -132,3 +132,26 @@ def test_export_refuses_a_missing_bench(tmp_path: Path) -> None:
     result = runner.invoke(app, ["export", "lmms-eval", "--bench", str(tmp_path),
                                  "--out", str(tmp_path / "t")])
     assert result.exit_code == 2 and "test.jsonl: no such file (--bench)" in result.stderr
+
+
+def test_docs_lmms_eval_command_parses_with_lmms_evals_own_parser(
+        task: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from lmms_eval.__main__ import parse_eval_args
+    from lmms_eval.models import AVAILABLE_SIMPLE_MODELS
+
+    docs = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", docs, flags=re.DOTALL)
+                if "-m lmms_eval" in b]
+    export, launch = (shlex.split(line) for line in block.strip().splitlines())
+    assert export[:3] == ["chestx", "export", "lmms-eval"]
+    folder = export[export.index("--out") + 1]
+    argv = launch[launch.index("lmms_eval") + 1:]
+    monkeypatch.setattr("sys.argv", ["lmms-eval", *argv])
+    _, args = parse_eval_args()
+    assert args.model in AVAILABLE_SIMPLE_MODELS
+    assert (args.include_path, args.tasks) == (folder, "radrbench_cxr")
+    _, _, exported = task
+    assert "radrbench_cxr" in TaskManager(include_path=str(exported),
+                                          include_defaults=False).all_tasks

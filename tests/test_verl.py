@@ -255,3 +255,10 @@ def test_reward_weights_and_numpy_fields() -> None:
     with pytest.raises(ValueError, match="wants 3 numbers"):
         verl_reward.compute_score("x", good, "B", info, reward_weights="1,2")
     assert json.dumps(verl_reward.compute_score("x", "", "B", None))  # plain floats only
+
+
+def test_readme_shows_the_docs_export_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in readme.splitlines() if "chestx export verl" in line]
+    export, _ = verl_block()
+    assert shlex.split(line)[1:] == export[1:]  # the line the fixture above runs

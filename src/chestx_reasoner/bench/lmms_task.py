@@ -28,17 +28,19 @@ METRICS = ("accuracy", *JUDGED)
 # The generation settings a reasoning model needs: greedy, room for the chain.
 MAX_NEW_TOKENS = 1024
 
+# One judge per process, used by one thread at a time: lmms-eval calls process_results from a
+# thread pool (process_docs_parallel), and the judge's spaCy pipelines are shared state.
 _JUDGE: Any = None
 _LOCK = threading.Lock()
 
 
 def _judge() -> Any:
+    """The judge, built on first use; call with _LOCK held."""
     global _JUDGE
-    with _LOCK:
-        if _JUDGE is None:
-            from chestx_reasoner.scoring.judge_rules import RulesJudge
+    if _JUDGE is None:
+        from chestx_reasoner.scoring.judge_rules import RulesJudge
 
-            _JUDGE = RulesJudge()
+        _JUDGE = RulesJudge()
     return _JUDGE
 
 
@@ -72,7 +74,8 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float 
     record.update(options=list(doc.get("options") or []),
                   reasoning=list(doc.get("reasoning") or []),
                   prediction=results[0] if results else "", model="lmms-eval")
-    (scored,) = score_items([record], _judge())
+    with _LOCK:
+        (scored,) = score_items([record], _judge())
     return {"accuracy": float(scored["answer_score"]),
             **{name: scored[name] for name in JUDGED}}
 
