@@ -24,7 +24,7 @@ from chestx_reasoner.cli import app
 from chestx_reasoner.models import LoadOptions, load_model
 from chestx_reasoner.models.base import GenerationSettings, PreparedItem
 from chestx_reasoner.models.prompt import target_text
-from test_train_sft import make_training_data, records
+from test_train_sft import records
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -38,10 +38,11 @@ def docs_command() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def task(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def task(tmp_path_factory: pytest.TempPathFactory, training_data: tuple[Path, Path]
+         ) -> tuple[Path, Path, Path]:
     """(benchmark folder, tiny model, task folder) with the folder made by the README line."""
     root = tmp_path_factory.mktemp("lmms")
-    mined, model_dir = make_training_data(root)
+    mined, model_dir = training_data
     args = docs_command()
     args[args.index("--bench") + 1] = str(mined.parent)
     args[args.index("--out") + 1] = str(root / "lmms-task")

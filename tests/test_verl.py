@@ -33,7 +33,7 @@ from chestx_reasoner.cli import app
 from chestx_reasoner.models.prompt import build_messages, target_text
 from chestx_reasoner.train import verl_reward
 from chestx_reasoner.train.rewards import format_reward, outcome_reward, process_reward
-from test_train_sft import make_training_data, records
+from test_train_sft import records
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
@@ -50,10 +50,11 @@ def verl_block() -> list[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def exported(tmp_path_factory: pytest.TempPathFactory, training_data: tuple[Path, Path]
+             ) -> tuple[Path, Path, Path]:
     """(mined JSONL, tiny model, export folder), the export made by the docs' command."""
     root = tmp_path_factory.mktemp("verl")
-    mined, model_dir = make_training_data(root)
+    mined, model_dir = training_data
     export, _ = verl_block()
     assert export[:3] == ["chestx", "export", "verl"]
     args = export[1:]
