@@ -190,7 +190,7 @@ def grpo_items(root: Path, n: int = 8) -> Path:
     return path
 
 
-def _save_model(root: Path, shape: str, dtype: torch.dtype) -> Path:
+def _save_model(root: Path, shape: str, device: str, dtype: torch.dtype) -> Path:
     """The shape's model (random, saved in `dtype`) with a tokenizer trained on the prompt
     format, whose ids all lie inside the model's vocabulary."""
     from chestx_reasoner.models.tiny_build import (
@@ -204,7 +204,7 @@ def _save_model(root: Path, shape: str, dtype: torch.dtype) -> Path:
     tokenizer = train_tokenizer([*format_texts()] * 4, min(vocab, 1024))
     side = 448 if shape == "2b" else 56  # 2b: 256 image tokens per prompt, as in the SFT rows
     processor = build_processor(tokenizer, replace(SIZES["small"], image_side=side))
-    model = build(shape, "cpu", dtype)
+    model = build(shape, device, dtype)  # random init is much faster on the GPU
     special = {name: tokenizer.convert_tokens_to_ids(name) for name in
                ("<|endoftext|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                 "<|image_pad|>", "<|video_pad|>")}
@@ -251,7 +251,7 @@ def grpo(args: argparse.Namespace, dtype: torch.dtype) -> list[Row]:
     rewards = ["format", "outcome", "process"] if judge else ["format", "outcome"]
     root = Path(tempfile.mkdtemp(prefix="chestx-gpu-grpo-"))
     data = grpo_items(root)
-    model_dir = _save_model(root, args.shape, dtype)
+    model_dir = _save_model(root, args.shape, args.device, dtype)
     gpu = args.device.startswith("cuda")
     generations = 8 if args.shape == "2b" else 2
     config = ChestXGRPOConfig(
