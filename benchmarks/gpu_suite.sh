@@ -5,12 +5,13 @@
 #   benchmarks/gpu_suite.sh --fetch     # here, with PyPI: the wheels of gpu_wheels.txt -> .whl/
 #   benchmarks/gpu_suite.sh [ARGS]      # there: install .whl/*.whl into /tmp/site, run the suite
 #
-# On this workplace's device tool: fetch here, then run `benchmarks/gpu_suite.sh` with
-# carry [".whl"] and timeout_s 600 (sized for the issue's eight minutes on one H100/H200, but
-# not yet run on a GPU: no timing here is measured). ARGS go to gpu_suite.py (e.g. --sections sft,generate). The carried set is TRL, datasets and
-# Transformers 5.23 (our pin), about 15 MB. The judge's spaCy + medspacy stack is about 62 MB
-# of wheels and medspacy/PyRuSH have no cp312 wheels on PyPI, so it is not carried: there the
-# judge row says so and GRPO's process reward is off (its cost is judge time, measured on CPU).
+# On this workplace's device tool: fetch here, then run `benchmarks/gpu_suite.sh` with carry
+# [".whl"] and timeout_s 600 (sized for the issue's eight minutes on one H100/H200, but not yet
+# run on a GPU: no timing here is measured). ARGS go to gpu_suite.py (e.g. --sections
+# sft,generate). The carried set is TRL, datasets and Transformers 5.23 (our pin), about 15 MB.
+# The judge's spaCy + medspacy stack is about 62 MB of wheels and medspacy/PyRuSH have no cp312
+# wheels on PyPI, so it is not carried: there the judge row says so and GRPO's process reward
+# is off (its cost is judge time, measured on CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=.whl
