@@ -11,11 +11,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the dependency files change.
-$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt requirements/medspacy-nodeps.txt
+$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt requirements/medspacy-nodeps.txt \
+          requirements/frameworks-nodeps.txt
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PIP) install torch==2.13.0
 	$(PIP) install -c requirements/constraints.txt -e '.[dev]'
 	$(PIP) install --no-deps -r requirements/medspacy-nodeps.txt
+	$(PIP) install --no-deps -r requirements/frameworks-nodeps.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -44,7 +46,7 @@ bench: $(STAMP)
 
 freeze: $(STAMP)
 	{ sed -n '1,2p' requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable \
-	  | grep -v -iE '^(medspacy|torch==)'; } > requirements/constraints.new
+	  | grep -v -iE '^(medspacy|verl==|lmms.eval==|tensordict==|torch==)'; } > requirements/constraints.new
 	mv requirements/constraints.new requirements/constraints.txt
 
 clean:

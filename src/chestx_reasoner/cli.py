@@ -43,6 +43,7 @@ EXIT_INTERRUPTED = 130
 STUBS: dict[str, tuple[int, str]] = {}
 GROUP_HELP: dict[str, str] = {
     "bench": "Inspect benchmarks.",
+    "export": "Export data for other frameworks: verl (RL), lmms-eval (evaluation).",
     "model": "Make local models.",
     "train": "Train a model: SFT, then GRPO.",
 }
@@ -323,6 +324,7 @@ _register_stubs(app)
 from chestx_reasoner import (  # noqa: E402, F401
     cli_data,
     cli_demo,
+    cli_export,
     cli_mine,
     cli_model,
     cli_score,

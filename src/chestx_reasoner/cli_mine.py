@@ -32,6 +32,9 @@ def mine_command(
         help="Price per million prompt tokens, for the cost summary.")] = None,
     price_out: Annotated[float | None, typer.Option(
         help="Price per million completion tokens, for the cost summary.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Processes for the rules backend (same output as one); the llm backend "
+        "overlaps requests with --concurrency instead.")] = 1,
 ) -> None:
     """Mine a reasoning chain for every item that has a report: plan, evidence, refine.
 
@@ -44,6 +47,9 @@ def mine_command(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
         _fail("--out must be a different file from --bench")
+    if workers > 1 and backend is Engine.llm:
+        _fail("--workers is for the rules backend; the llm backend overlaps requests with "
+              "--concurrency")
     with _job_errors(console, out, (RecordError,)):
         check_items(bench, limit)
         if backend is Engine.llm:
@@ -56,12 +62,21 @@ def mine_command(
                                    cache_path=cache or out.with_suffix(".cache.sqlite"),
                                    price_in_per_mtok=price_in, price_out_per_mtok=price_out)
             miner = LLMBackend(settings, seed=seed)
+        elif workers > 1:
+            from functools import partial
+
+            from chestx_reasoner.parallel import Pooled
+
+            miner = Pooled(partial(RulesBackend, seed=seed), workers, RulesBackend.name)
         else:
             miner = RulesBackend(seed=seed)
         with _job_progress(console, f"mining ({backend.value})", "items", out) as (
                 started, advance):
-            summary = mine_file(bench, out, miner, limit=limit, on_start=started,
-                                progress=advance)
+            try:
+                summary = mine_file(bench, out, miner, limit=limit, on_start=started,
+                                    progress=advance)
+            finally:
+                getattr(miner, "close", lambda: None)()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "nothing new"
     console.print(f"mined {summary.items} items in {summary.seconds:.1f} s "
                   f"({summary.rate:.0f} items/s): {counts}")

@@ -32,6 +32,9 @@ def score_command(
         help="Environment variable holding the API key (never logged).")] = "OPENAI_API_KEY",
     concurrency: Annotated[int, typer.Option(min=1, help="LLM requests in flight.")] = 8,
     html: Annotated[bool, typer.Option(help="Write OUT/report.html.")] = True,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Processes for the rules judge (same output as one); the llm judge "
+        "overlaps requests with --concurrency instead.")] = 1,
 ) -> None:
     """Score predictions: parsed answer, accuracy and RadRScore (Rc, Rf, Re) per item, with
     per-model, per-task summaries and bootstrap 95 % CIs (items.jsonl, summary.json,
@@ -42,6 +45,9 @@ def score_command(
     for path in predictions:
         if not path.is_file():
             _fail(f"{path}: no such file (--predictions)")
+    if workers > 1 and judge is Engine.llm:
+        _fail("--workers is for the rules judge; the llm judge overlaps requests with "
+              "--concurrency")
     if judge is Engine.llm:
         _require_llm("--judge", llm_url, llm_model)
         from chestx_reasoner.llm.client import LLMSettings
@@ -50,6 +56,11 @@ def score_command(
         judge_impl = LLMJudge(LLMSettings(url=llm_url, model=llm_model, api_key_env=llm_key_env,
                                           concurrency=concurrency,
                                           cache_path=out / "judge-cache.sqlite"))
+    elif workers > 1:
+        from chestx_reasoner.parallel import Pooled
+        from chestx_reasoner.scoring.judge_rules import RulesJudge
+
+        judge_impl = Pooled(RulesJudge, workers, "rules")
     else:
         from chestx_reasoner.scoring.judge_rules import RulesJudge
 
@@ -58,8 +69,11 @@ def score_command(
     with _job_errors(console, out, interrupted=kept), _job_progress(
             console, f"scoring ({judge.value} judge)", "items", out / "items.jsonl") as (
             started, advance):
-        run, summary = score_file(predictions, out, judge_impl, on_start=started,
-                                  progress=advance, html=html)
+        try:
+            run, summary = score_file(predictions, out, judge_impl, on_start=started,
+                                      progress=advance, html=html)
+        finally:
+            getattr(judge_impl, "close", lambda: None)()
     for line in run.malformed:
         console.print(f"skipped {line}")
     console.print(f"scored {run.scored} items in {run.seconds:.1f} s ({run.rate:.0f} items/s); "

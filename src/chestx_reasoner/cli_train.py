@@ -8,6 +8,7 @@ Thin on purpose: options become a `ChestXSFTConfig` / `ChestXGRPOConfig` and the
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -117,6 +118,41 @@ def sft_command(
     _run(console, "SFT", run_sft, data, model, config, resume)
 
 
+class VllmMode(StrEnum):
+    """TRL's two ways of generating with vLLM."""
+
+    colocate = "colocate"
+    server = "server"
+
+
+def vllm_fields(use_vllm: bool, mode: VllmMode, server_url: str | None,
+                gpu_memory_utilization: float | None, tensor_parallel_size: int | None,
+                ) -> dict[str, Any]:
+    """The `GRPOConfig` fields of TRL's vLLM interface for the CLI's options; an option that
+    the chosen mode ignores is refused rather than silently dropped."""
+    server_only = {"--vllm-server-url": server_url}
+    colocate_only = {"--vllm-gpu-memory-utilization": gpu_memory_utilization,
+                     "--vllm-tensor-parallel-size": tensor_parallel_size}
+    given = [flag for flag, value in {**server_only, **colocate_only}.items()
+             if value is not None]
+    if not use_vllm:
+        if given or mode is not VllmMode.colocate:
+            _fail(f"{(given or ['--vllm-mode'])[0]} needs --use-vllm")
+        return {}
+    wrong = [flag for flag, value in (colocate_only if mode is VllmMode.server
+                                      else server_only).items() if value is not None]
+    if wrong:
+        _fail(f"{wrong[0]} does not apply to --vllm-mode {mode.value}")
+    fields: dict[str, Any] = {"use_vllm": True, "vllm_mode": mode.value}
+    if server_url is not None:
+        fields["vllm_server_base_url"] = server_url.rstrip("/")
+    if gpu_memory_utilization is not None:
+        fields["vllm_gpu_memory_utilization"] = gpu_memory_utilization
+    if tensor_parallel_size is not None:
+        fields["vllm_tensor_parallel_size"] = tensor_parallel_size
+    return fields
+
+
 @train_app.command("grpo")
 def grpo_command(
     data: DataOption,
@@ -131,6 +167,18 @@ def grpo_command(
         help="Weights F,O,P of the format, outcome and process rewards.")] = "1,1,1",
     use_vllm: Annotated[bool, typer.Option(
         "--use-vllm", help="Generate with vLLM (must be installed; CUDA only).")] = False,
+    vllm_mode: Annotated[VllmMode, typer.Option(
+        help="colocate: vLLM shares the training GPUs; server: a separate `trl vllm-serve` "
+        "process generates (--use-vllm).")] = VllmMode.colocate,
+    vllm_server_url: Annotated[str | None, typer.Option(
+        help="Base URL of the `trl vllm-serve` server (server mode) [default: "
+        "http://0.0.0.0:8000].")] = None,
+    vllm_gpu_memory_utilization: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Share of each GPU's memory vLLM may take (colocate mode) "
+        "[default: 0.3].")] = None,
+    vllm_tensor_parallel_size: Annotated[int | None, typer.Option(
+        min=1, help="GPUs per vLLM engine (colocate mode; must divide the process count) "
+        "[default: 1].")] = None,
     max_steps: MaxStepsOption = None,
     max_completion_length: Annotated[int, typer.Option(
         min=1, help="Longest completion in tokens.")] = 512,
@@ -152,6 +200,8 @@ def grpo_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     _check_paths(data, out, image_root)
+    vllm = vllm_fields(use_vllm, vllm_mode, vllm_server_url, vllm_gpu_memory_utilization,
+                       vllm_tensor_parallel_size)
     try:
         weights = parse_weights(reward_weights)
         if use_vllm:
@@ -160,7 +210,7 @@ def grpo_command(
         _fail(str(exc))
     config = _config(ChestXGRPOConfig, output_dir=str(out), num_generations=num_generations,
                      per_device_train_batch_size=num_generations, beta=beta, learning_rate=lr,
-                     reward_weights=weights, use_vllm=use_vllm, max_steps=max_steps,
+                     reward_weights=weights, max_steps=max_steps,
                      max_completion_length=max_completion_length,
-                     image_root=str(image_root) if image_root else None, seed=seed)
+                     image_root=str(image_root) if image_root else None, seed=seed, **vllm)
     _run(console, "GRPO", run_grpo, data, model, config, resume)

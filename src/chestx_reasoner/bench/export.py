@@ -82,3 +82,21 @@ def export_benchmark(bench: str | Path, formats: list[str],
             staging.rename(target)
             written.append(target)
     return written
+
+
+def write_split_parquet(bench: str | Path, split: str, path: Path) -> Path:
+    """One split as one self-contained Parquet file at `path` (written beside it, then moved
+    into place), for tools that read a single file, such as an lmms-eval task."""
+    import datasets
+
+    bench = Path(bench)
+    datasets.disable_progress_bars()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as cache:
+        part = datasets.Dataset.from_generator(
+            _rows, gen_kwargs={"bench": bench, "split": split}, features=_features(),
+            cache_dir=cache, split=datasets.Split(split))
+        staging = Path(cache) / path.name
+        part.to_parquet(str(staging))
+        shutil.move(str(staging), path)
+    return path

@@ -18,6 +18,8 @@ from trl import GRPOConfig, SFTConfig
 # `fc1`…) and the merger stay frozen, as in the paper's recipe of tuning the LLM on reasoning.
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 REWARD_NAMES = ("format", "outcome", "process")
+# TRL's vLLM modes: generation on the training GPUs, or by a separate `trl vllm-serve`.
+VLLM_MODES = ("colocate", "server")
 
 
 def _on_gpu() -> bool:
@@ -104,5 +106,12 @@ class ChestXGRPOConfig(GRPOConfig):
             raise ValueError(f"{len(self.reward_weights)} reward weights for "
                              f"{len(self.reward_funcs)} rewards ({', '.join(self.reward_funcs)}); "
                              "give one weight per reward")
+        if self.vllm_mode not in VLLM_MODES:
+            raise ValueError(f"vllm_mode must be one of {', '.join(VLLM_MODES)}, got "
+                             f"{self.vllm_mode!r}")
+        url = self.vllm_server_base_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"vllm_server_base_url must start with http:// or https://, got "
+                             f"{url!r} (e.g. http://127.0.0.1:8000)")
         _device_defaults(self)
         super().__post_init__()
