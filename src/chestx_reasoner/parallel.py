@@ -6,10 +6,7 @@ write in input order, and hand their engine one batch at a time (`mine_batch`, `
 runs them in a process pool (one engine per process, built once: the spaCy pipelines take
 seconds to load) and joins the results in order. Each item's result depends on that item alone
 (the rules engines seed per item), so the output bytes are those of one worker; the tests check
-exactly that. One caveat that is not ours to fix here: `chestx score` orders a multi_open
-item's key findings by set iteration, so even one worker's bytes change with Python's
-per-process string hashing; under a fixed PYTHONHASHSEED (which the worker processes inherit)
-one and N workers write the same bytes. Speed: on a 2-core machine two workers measured
+exactly that (whatever each process's string-hashing seed). Speed: on a 2-core machine two workers measured
 1.03x (mine) and 0.85x (score) on 13k items (`benchmarks/workers.py`): correct, not yet fast.
 """
 
@@ -62,6 +59,8 @@ class Pooled:
             raise ValueError(f"Pooled needs at least 2 workers, got {workers}")
         self.workers = workers
         self.name = name
+        # what the engine class declares of its output (the judge's score calibration)
+        self.calibration = getattr(getattr(factory, "func", factory), "calibration", None)
         # spawn: a fork of a process holding torch/spaCy threads can deadlock
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,

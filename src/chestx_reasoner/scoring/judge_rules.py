@@ -91,12 +91,14 @@ FINDING_TASKS = frozenset({"single", "multi", "multi_open"})
 class RulesJudge:
     """Judges reasoning offline; build once, reuse (reports are cached by their text)."""
 
+    # Its scores on GPT-4o's scale too (`chestx score` writes both; scoring/calibration.py).
+    calibration = calibration.shipped()
+
     def __init__(self, labeler: ReportLabeler | None = None) -> None:
         self.labeler = labeler or ReportLabeler(scope="report")
         self._concepts = concepts_by_name()
         self._report_cache: dict[str, list[KeyFinding]] = {}
         self._reasoning_cache: dict[str, list[KeyFinding]] = {}
-        self.calibration = calibration.shipped()
 
     # -- reading --------------------------------------------------------------------------
     def _key(self, f: Finding) -> KeyFinding | None:
