@@ -6,8 +6,9 @@ write in input order, and hand their engine one batch at a time (`mine_batch`, `
 runs them in a process pool (one engine per process, built once: the spaCy pipelines take
 seconds to load) and joins the results in order. Each item's result depends on that item alone
 (the rules engines seed per item), so the output bytes are those of one worker; the tests check
-exactly that (whatever each process's string-hashing seed). Speed: on a 2-core machine two workers measured
-1.03x (mine) and 0.85x (score) on 13k items (`benchmarks/workers.py`): correct, not yet fast.
+exactly that (whatever each process's string-hashing seed). Speed: on a 2-core machine two
+workers measured 1.03x (mine) and 0.85x (score) on 13k items (`benchmarks/workers.py`):
+correct, not yet fast.
 """
 
 from __future__ import annotations
