@@ -163,6 +163,17 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _check_paths(data: Path, out: Path, image_root: Path | None) -> None:
+    """One-line errors for a missing input file, an output that is a file, a missing image
+    root: the checks every command that reads records and writes a folder makes first."""
+    if not data.is_file():
+        _fail(f"{data}: no such file (--data)")
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: exists and is not a folder (--out)")
+    if image_root is not None and not image_root.is_dir():
+        _fail(f"{image_root}: no such folder (--image-root)")
+
+
 def _input_records(path: Path, limit: int | None) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """Yield (line, id, record) for the first `limit` records, each with an id and a report."""
     for count, (line, record) in enumerate(iter_records(path), start=1):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import GROUP_HELP, _fail, app
+from chestx_reasoner.cli import GROUP_HELP, _check_paths, _fail, app
 from chestx_reasoner.jsonl import RecordError
 
 export_app = typer.Typer(help=GROUP_HELP["export"], no_args_is_help=True)
@@ -36,12 +36,7 @@ def verl_command(
     from chestx_reasoner.train.verl_data import export_verl
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    if not data.is_file():
-        _fail(f"{data}: no such file (--data)")
-    if out.exists() and not out.is_dir():
-        _fail(f"{out}: exists and is not a folder (--out)")
-    if image_root is not None and not image_root.is_dir():
-        _fail(f"{image_root}: no such folder (--image-root)")
+    _check_paths(data, out, image_root)
     try:
         result = export_verl(data, out, image_root=image_root, test_ratio=test_ratio)
     except (RecordError, ValueError) as exc:

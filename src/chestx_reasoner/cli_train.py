@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _fail, app
+from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _check_paths, _fail, app
 from chestx_reasoner.jsonl import RecordError
 
 train_app = typer.Typer(help=GROUP_HELP["train"], no_args_is_help=True)
@@ -29,15 +29,6 @@ ImageRootOption = Annotated[Path | None, typer.Option(
     help="Folder image paths are relative to (default: the data file's folder).")]
 MaxStepsOption = Annotated[int | None, typer.Option(
     min=1, help="Stop after N optimizer steps (instead of whole passes over the data).")]
-
-
-def _check_paths(data: Path, out: Path, image_root: Path | None) -> None:
-    if not data.is_file():
-        _fail(f"{data}: no such file (--data)")
-    if out.exists() and not out.is_dir():
-        _fail(f"{out}: exists and is not a folder (--out)")
-    if image_root is not None and not image_root.is_dir():
-        _fail(f"{image_root}: no such folder (--image-root)")
 
 
 def _run(console: Console, stage: str, run: Any, data: Path, model: str, config: Any,
