@@ -255,3 +255,14 @@ def test_chains_read_by_the_verifier_agree_with_their_key_findings(backend: Rule
         column = next(c for c, n in FINDING_NAMES.items() if n == finding["finding"])
         opposite = "absent" if finding["status"] == "present" else "present"
         assert (column, opposite) not in stated, (finding, stated)
+
+
+def test_an_answer_letter_past_the_options_is_refused_not_a_traceback() -> None:
+    from chestx_reasoner.mining.rules import mine_rules
+    from chestx_reasoner.reports.labeler import ReportLabeler
+
+    item = {"id": "x", "task": "single", "question": "Which finding?", "answer": "E",
+            "options": ["edema", "atelectasis", "pneumothorax", "cardiomegaly"],
+            "report": "Mild pulmonary edema."}
+    draft = mine_rules(item, ReportLabeler(scope="report").label(item["report"]))
+    assert draft.refusal and "names none of the 4 options" in draft.refusal

@@ -324,6 +324,13 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     """
     rng = random.Random(f"{seed}:{item['id']}")
     task = item["task"]
+    options = item.get("options") or []
+    if options and not (isinstance(item.get("answer"), str)
+                        and item["answer"] in LETTERS[: len(options)]):
+        # A malformed item (some public dumps hold a letter past the last option): no chain
+        # can end at an answer that names no option.
+        return _refuse(f"the answer {item.get('answer')!r} names none of the "
+                       f"{len(options)} options")
     asked = asked_column(item) if task in ("binary", "temporal") else None
     evidence = _implied_only_if_answered(item, gather_evidence(current), asked)
     if task == "temporal" and asked:
