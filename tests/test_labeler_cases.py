@@ -104,6 +104,11 @@ CASES: list[tuple[str, str, str, dict | None]] = [
      None),
     ("Small left pleural effusion, if any.", "Pleural Effusion", UNCERTAIN, None),
     ("Kerley B-lines are noted at the lung bases.", "Edema", PRESENT, None),
+    # The pleural line is a pneumothorax's sign, not a catheter ("line").
+    ("No pleural line is visible at either apex.", "Pneumothorax", ABSENT, None),
+    ("A thin pleural line is seen at the right apex.", "Pneumothorax", PRESENT,
+     {"side": "right", "zone": "apex"}),
+    ("There is no air in the pleural space.", "Pneumothorax", ABSENT, None),
     ("Septal lines and increased interstitial markings.", "Edema", PRESENT,
      {"mention": "Septal"}),
     ("Increased pulmonary vascular congestion since the prior study.", "Edema", PRESENT,
@@ -459,6 +464,15 @@ def test_an_unchanged_cardiac_silhouette_says_nothing_of_the_hearts_size(text: s
     labeled = ReportLabeler(scope="report").label(text)
     assert labeled.labels["Cardiomegaly"] is None
     assert not [f for f in labeled.findings if f.observation == "Cardiomegaly"]
+
+
+@pytest.mark.parametrize("text", ["Kerley B-lines at both bases.",
+                                  "No pleural line is visible.",
+                                  "There is no air in the pleural space."])
+def test_lines_of_the_lung_are_not_a_catheter(text: str) -> None:
+    labeled = ReportLabeler(scope="report").label(text)
+    assert labeled.labels["Support Devices"] is None
+    assert all(f.observation != "Pleural Effusion" for f in labeled.findings), text
 
 
 def test_kerley_lines_are_not_a_catheter() -> None:

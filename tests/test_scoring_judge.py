@@ -555,3 +555,23 @@ def test_observe_that_reports_what_it_observes() -> None:
     assert kind("Observe that there is focal consolidation in the right upper lobe.") \
         == "observation"
     assert kind("Observe the costophrenic angles for blunting.") == "plan"
+
+
+def test_recall_follows_the_direction_a_statement_carries() -> None:
+    from chestx_reasoner.scoring.key_findings import recalls
+
+    def kf(finding: str, observation: str, status: str) -> KeyFinding:
+        return KeyFinding(finding, observation, status, None, "")
+
+    consolidation = kf("consolidation", "Consolidation", "present")
+    opacity = kf("opacity", "Lung Opacity", "present")
+    # "a left lower lobe consolidation" states a lung opacity; "an opacity" is not yet one.
+    assert recalls(consolidation, opacity) and not recalls(opacity, consolidation)
+    # "no lung opacity" rules out consolidation; "no consolidation" leaves opacities open.
+    assert recalls(kf("opacity", "Lung Opacity", "absent"),
+                   kf("consolidation", "Consolidation", "absent"))
+    assert not recalls(kf("consolidation", "Consolidation", "absent"),
+                       kf("opacity", "Lung Opacity", "absent"))
+    # Denying one child of lung opacity says nothing of a sibling.
+    assert not recalls(kf("edema", "Edema", "absent"),
+                       kf("consolidation", "Consolidation", "absent"))

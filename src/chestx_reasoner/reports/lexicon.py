@@ -165,6 +165,10 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("pneumothorax", "Pneumothorax", [
         "pneumothorax", "pneumothoraces", "pneumothoraxes", "ptx", "hydropneumothorax",
         "visceral pleural line", "pleural air", "apical pneumothorax", "tension pneumothorax",
+        # The pleural line is the edge of a collapsed lung, the sign of a pneumothorax (a
+        # bare "line" is a catheter); air in the pleural space is one by definition.
+        "pleural line", "pleural lines", "pleural edge", "air in the pleural space",
+        "air within the pleural space", "air in the pleural cavity",
     ]),
     # --- Pleural Effusion -------------------------------------------------------------------
     _c("pleural effusion", EFFUSION, [

@@ -65,13 +65,32 @@ def related(a: KeyFinding, b: KeyFinding) -> bool:
 
 
 def recalls(p: KeyFinding, r: KeyFinding) -> bool:
-    """Whether a predicted finding recalls a reference one: the same finding at any
-    granularity with an agreeing status, and, where the reference places a present finding
-    on a side, the same side ("lung opacity" does not recall "left basilar opacity")."""
-    if not (related(r, p) and agrees(p.status, r.status)):
+    """Whether a predicted finding recalls a reference one: the same finding, or one at a
+    granularity that states it (`_recall_relation`), with an agreeing status, and, where the
+    reference places a present finding on a side, the same side ("lung opacity" does not
+    recall "left basilar opacity")."""
+    if not (agrees(p.status, r.status) and _recall_relation(p, r)):
         return False
     return r.side is None or r.status == "absent" or p.side == r.side \
         or "bilateral" in (p.side, r.side)
+
+
+def _recall_relation(p: KeyFinding, r: KeyFinding) -> bool:
+    """`related`, in the direction a statement carries: a finer finding states its parent
+    ("left lower lobe consolidation" is a lung opacity) and a denied parent denies its
+    children ("no opacity" rules out consolidation), not the reverse ("an opacity" does not
+    yet say consolidation); denying one child says nothing of its siblings ("no edema" is
+    not "no consolidation"). `related` stays symmetric for step verdicts, where either
+    direction can contradict."""
+    if p.finding == r.finding:
+        return True
+    if p.observation is None or r.observation is None or not _side_ok(p, r):
+        return False
+    if p.observation == r.observation:
+        return True
+    if r.status == "absent":
+        return PARENT.get(r.observation) == p.observation
+    return PARENT.get(p.observation) == r.observation
 
 
 def agrees(said: str, truth: str) -> bool:
