@@ -92,6 +92,11 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Left lower lobe opacity, likely atelectasis.", "Atelectasis", PRESENT, None),
     ("Borderline cardiomegaly.", "Cardiomegaly", UNCERTAIN, None),
     ("Heart size is borderline enlarged.", "Cardiomegaly", UNCERTAIN, None),
+    # The upper limit of normal is normal; "borderline" is the hedge.
+    ("Heart size is top normal.", "Cardiomegaly", ABSENT, None),
+    ("The heart size is at the upper limits of normal.", "Cardiomegaly", ABSENT, None),
+    ("Cardiac silhouette is top-normal in size, unchanged.", "Cardiomegaly", ABSENT, None),
+    ("Heart size is high normal. No pleural effusion.", "Cardiomegaly", ABSENT, None),
     ("Mild pulmonary vascular congestion.", "Edema", PRESENT, None),  # CheXpert: Edema
     # --- Real MIMIC wording the labeler once misread ---------------------------------------
     ("The previously seen right pneumothorax is no longer visible.", "Pneumothorax", ABSENT,

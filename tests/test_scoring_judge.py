@@ -526,6 +526,19 @@ def test_a_grade_the_report_gives_otherwise_loses_factuality() -> None:
     assert graded.factuality < base.factuality
 
 
+def test_calling_new_what_the_report_says_is_not_new_loses_factuality() -> None:
+    item = {"task": "binary", "question": "Does this chest X-ray show consolidation?",
+            "options": ["Yes", "No"], "answer": "B",
+            "reasoning": ["The previous left lower lobe opacity has resolved.",
+                          "There is no new focal consolidation.", "The answer is B."],
+            "report": "The previously seen left lower lobe opacity has resolved. There is no "
+                      "new focal consolidation, pleural effusion, or pneumothorax."}
+    base, novel = _scores(item, list(item["reasoning"]),
+                          ["The previous left lower lobe opacity has resolved.",
+                           "There is new focal consolidation.", "The answer is B."])
+    assert novel.factuality < base.factuality
+
+
 def test_a_temporal_item_is_judged_against_the_current_report_and_its_change() -> None:
     item = {"task": "temporal", "question": "Identify the progression of pleural effusion.",
             "options": ["stable", "worsening", "improving"], "answer": "B",

@@ -77,11 +77,10 @@ UNCERTAIN_BACKWARD = (
     "in question", "cannot be distinguished", "is not well seen",
     "if any", "if present",  # "small effusion, if any": hedged, not asserted
 )
-UNCERTAIN_BIDIRECTIONAL = (
-    "borderline", "top normal", "top-normal", "upper limits of normal",
-    "upper limit of normal", "upper normal", "high normal", "at the upper limits of normal",
-    "upper range of normal", "upper limits normal", "borderline enlarged", "mildly prominent",
-)
+# "Top normal" and "at the upper limits of normal" are normal: a radiologist who writes them
+# is saying the heart is not enlarged (so they fall to NORMALITY's "normal"); "borderline"
+# is the hedge.
+UNCERTAIN_BIDIRECTIONAL = ("borderline", "borderline enlarged", "mildly prominent")
 HYPOTHETICAL_FORWARD = (
     "rule out", "r/o", "evaluate for", "evaluation for", "assess for", "to exclude",
     "if", "eval for", "to evaluate for", "to rule out", "assessment for", "ro",

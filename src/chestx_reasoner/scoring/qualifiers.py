@@ -81,15 +81,35 @@ def _changes(sentence: str) -> list[tuple[str, frozenset[str]]]:
     return out
 
 
+# "No new consolidation": whatever is there is not new. The report's "no new X" is the one
+# negated change that still says something: "new X" is then wrong, whatever the item asks.
+_NOT_NEW = re.compile(r"\b(?:no|without)\s+(?:\w+\s+){0,3}?new\b", re.I)
+
+
+def _novelty(sentence: str) -> list[tuple[str, frozenset[str]]]:
+    """("worse", what) for a clause calling something new, ("same", what) for one denying
+    that anything is new ("no new focal consolidation")."""
+    out = []
+    for clause in _CLAUSE.split(sentence):
+        if _NOT_NEW.search(clause):
+            out.append(("same", _what(clause)))
+        elif not _DENIED.search(clause) and re.search(r"\bnew\b", clause, re.I):
+            out.append(("worse", _what(clause)))
+    return [(cls, what) for cls, what in out if what]
+
+
+_READERS = {"grade": _grades, "change": _changes, "novelty": _novelty}
+
+
 @lru_cache(maxsize=4096)
 def _report_index(report: str, kind: str) -> tuple[tuple[str, frozenset[str]], ...]:
-    read = _grades if kind == "grade" else _changes
+    read = _READERS[kind]
     return tuple(q for sentence in sentences(report) for q in read(sentence))
 
 
 def _wrong(sentence: str, report: str, kind: str) -> bool:
     index = _report_index(report, kind)
-    read = _grades if kind == "grade" else _changes
+    read = _READERS[kind]
     for said, what in read(sentence):
         classes = {cls for cls, theirs in index if what & theirs}
         if classes and said not in classes:
@@ -98,8 +118,9 @@ def _wrong(sentence: str, report: str, kind: str) -> bool:
 
 
 def qualifier_errors(steps: list[str], report: str, temporal: bool = False) -> list[str]:
-    """Sentences of `steps` that grade a finding otherwise than the report does, and (for a
-    temporal item, whose report says what changed) that state another change over time.
+    """Sentences of `steps` that grade a finding otherwise than the report does, call new
+    what the report says is not ("no new consolidation"), and (for a temporal item, whose
+    report says what changed) that state another change over time.
 
     >>> report = "Small right pleural effusion has increased since the prior study."
     >>> qualifier_errors(["There is a large right pleural effusion."], report)
@@ -108,7 +129,9 @@ def qualifier_errors(steps: list[str], report: str, temporal: bool = False) -> l
     []
     >>> qualifier_errors(["The pleural effusion has improved."], report, temporal=True)
     ['The pleural effusion has improved.']
+    >>> qualifier_errors(["There is new focal consolidation."], "No new focal consolidation.")
+    ['There is new focal consolidation.']
     """
-    kinds = ("grade", "change") if temporal else ("grade",)
+    kinds = ("grade", "novelty", "change") if temporal else ("grade", "novelty")
     return [sentence for step in steps for sentence in sentences(step)
             if any(_wrong(sentence, report, kind) for kind in kinds)]
