@@ -64,6 +64,9 @@ _HEDGE = re.compile(r"\b(?:may|might|could|possibl[ey]|probabl[ey]|likely|sugges
                     r"question\w*|cannot|concern\w*|versus|vs)\b", re.I)
 _PLANNING = re.compile(r"\b(?:look for|check|examine|assess|evaluat\w+|determine|would|"
                        r"typically|such as|if |whether|can |should|must|need)\b", re.I)
+# Textbook words: a sentence with one describes a finding in general, not this patient.
+_TEXTBOOK = re.compile(r"\b(?:often|typically|usually|commonly|"
+                       r"refers? to|defined as)\b", re.I)
 SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
 SEVERITY = {"small": "large", "large": "small", "mild": "severe", "severe": "mild",
             "minimal": "extensive", "moderate": "minimal", "tiny": "large", "trace": "large",
@@ -118,13 +121,22 @@ def replace_once(steps: list[str], index: int, old: str, new: str) -> list[str]:
 
 
 def asserting(sentence: str) -> bool:
-    """An observation of this patient that calls something present, with no hedge."""
+    """An observation of this patient that calls something present, with no hedge (a
+    definition, "edema often shows perihilar opacities", says nothing of the patient)."""
     return bool(_FINDING.search(sentence)) and not _NEGATION.search(sentence) \
-        and not _HEDGE.search(sentence) and not _PLANNING.search(sentence)
+        and not _HEDGE.search(sentence) and not _PLANNING.search(sentence) \
+        and not _TEXTBOOK.search(sentence)
+
+
+# One place, several words: "the left base" is the report's "left basilar" region.
+_PLACE_FORMS = {"base": r"bas(?:e|es|al|ilar)", "basilar": r"bas(?:e|es|al|ilar)",
+                "basal": r"bas(?:e|es|al|ilar)", "apex": r"ap(?:ex|ical|ices)",
+                "apical": r"ap(?:ex|ical|ices)"}
 
 
 def _near(report: str, side: str, following: str) -> bool:
-    return re.search(rf"\b{side}\s+(?:\w+\s+){{0,2}}{re.escape(following)}\b", report) is not None
+    word = _PLACE_FORMS.get(following, re.escape(following))
+    return re.search(rf"\b{side}\s+(?:\w+\s+){{0,2}}{word}\b", report) is not None
 
 
 def side_swap(item: dict, steps: list[str]) -> list[str] | None:

@@ -588,3 +588,24 @@ def test_recall_follows_the_direction_a_statement_carries() -> None:
     # Denying one child of lung opacity says nothing of a sibling.
     assert not recalls(kf("edema", "Edema", "absent"),
                        kf("consolidation", "Consolidation", "absent"))
+
+
+def test_an_options_finding_on_the_wrong_side_loses_factuality() -> None:
+    item = {"task": "single", "question": "Which finding is in this chest X-ray?",
+            "options": ["pneumothorax", "pleural effusion", "cardiomegaly", "edema"],
+            "answer": "A",
+            "reasoning": ["There is a moderate pneumothorax at the right apex.",
+                          "The answer is A."],
+            "report": "There is a moderate sized right pneumothorax. It measures 3 cm at the "
+                      "right apex."}
+    base, swapped = _scores(item, list(item["reasoning"]),
+                            ["There is a moderate pneumothorax at the left apex.",
+                             "The answer is A."])
+    assert swapped.factuality < base.factuality
+    # The side written after the place: "the apex of the left lung".
+    item = {**item, "report": "Moderate right apical pneumothorax."}
+    base, swapped = _scores(item, ["A pneumothorax is seen at the apex of the right lung.",
+                                   "The answer is A."],
+                            ["A pneumothorax is seen at the apex of the left lung.",
+                             "The answer is A."])
+    assert swapped.factuality < base.factuality

@@ -35,10 +35,24 @@ _PLACE = frozenset(w[:6] for w in (
     "noted", "there"))
 
 
-def _place(match: re.Match[str]) -> frozenset[str]:
-    """The place a sided phrase names: the word after the side ("left lower" and "left
-    upper" are two places)."""
-    return frozenset({match.group(2).lower()})
+# The side after the place: "the lower lobe of the right lung", "the apex of the left lung".
+_SIDE_AFTER = re.compile(r"\b(upper|lower|middle|mid|apex|apices|base|bases)(?:[\s-]+(?:lobe|"
+                         r"zone|lung|field)s?)?\s+of\s+the\s+(left|right)\s+(?:lung|"
+                         r"hemithorax|chest)\b", re.I)
+
+
+# One name per place: "right apical" and "the apex of the right lung" are one place.
+_SAME_PLACE = {"apical": "apex", "apices": "apex", "basilar": "base", "basal": "base",
+               "bases": "base"}
+
+
+def _sided(sentence: str) -> list[tuple[str, frozenset[str], int, int]]:
+    """(side, place, start, end) of every sided phrase: the place is the word after the side
+    ("left lower" and "left upper" are two places), or the one before "of the left lung"."""
+    found = [(m.group(1), m.group(2), m) for m in _SIDED.finditer(sentence)]
+    found += [(m.group(2), m.group(1), m) for m in _SIDE_AFTER.finditer(sentence)]
+    return [(side.lower(), frozenset({_SAME_PLACE.get(place.lower(), place.lower())}),
+             m.start(), m.end()) for side, place, m in found]
 
 
 def _stems(text: str) -> frozenset[str]:
@@ -52,8 +66,8 @@ def _report_sides(report: str) -> tuple[tuple[str, frozenset[str], frozenset[str
     out = []
     for sentence in sentences(report):
         words = _stems(sentence)
-        for match in _SIDED.finditer(sentence):
-            out.append((match.group(1).lower(), _place(match), words))
+        for side, place, _, _ in _sided(sentence):
+            out.append((side, place, words))
         if _BILATERAL.search(sentence):
             out.append(("bilateral", frozenset({"*"}), words))
     return tuple(out)
@@ -68,16 +82,18 @@ def misplaced(sentence: str, report: str) -> str | None:
     'left perihilar'
     >>> misplaced("Hazy opacification is seen in the left perihilar region.", report)
     >>> misplaced("There is no right pleural effusion.", "Small left pleural effusion.")
+    >>> misplaced("In the lower lobe of the right lung, a granuloma is seen.",
+    ...           "Stable granuloma in the left lower lung zone.")
+    'left lower'
     """
     sided = _report_sides(report)
     if not sided:
         return None
     words = _stems(sentence) - _PLACE
-    for match in _SIDED.finditer(sentence):
-        clause = sentence[max(0, match.start() - 60): match.end() + 60]
+    for side, place, start, end in _sided(sentence):
+        clause = sentence[max(0, start - 60): end + 60]
         if _DENIED.search(clause):
             continue  # "no right effusion", "the right lung is clear": nothing placed
-        side, place = match.group(1).lower(), _place(match)
         about = [(s, w) for s, p, w in sided if (p & place or "*" in p)
                  and len(words & w - _PLACE) >= 1]
         if not about:
@@ -85,7 +101,7 @@ def misplaced(sentence: str, report: str) -> str | None:
         sides = {s for s, _ in about}
         if side in sides or "bilateral" in sides:
             continue
-        return f"{OTHER[side]} {match.group(2).lower()}"
+        return f"{OTHER[side]} {next(iter(place))}"
     return None
 
 

@@ -109,15 +109,33 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
         # anatomy, devices, findings no option names) weigh CHAIN_WEIGHT of the whole.
         completeness = options_recalled * (1 - CHAIN_WEIGHT) + CHAIN_WEIGHT * chain_recalled \
             / len(ref_extra) if ref_extra else options_recalled
-    # Each sentence's claim counts, not only the one the discussion settles on.
-    verdicts_ok = [report_supports(p, status, truth, report) for p, truth in phrases
-                   for status in phrase_claims(p, text) or (said[p],)
-                   if status is not None]
+    # Each sentence's claim counts, not only the one the discussion settles on. A phrase
+    # the reasoning never writes in the option's words ("mild cicatrix in lung lingula"
+    # said as "scarring in the left midlung") is claimed by the labeler's findings of its
+    # concept, one per sentence and status.
+    verdicts_ok = []
+    for p, truth in phrases:
+        claims = phrase_claims(p, text)
+        if claims:
+            verdicts_ok += [report_supports(p, status, truth, report) for status in claims]
+            continue
+        names = {n for c in lookup_concepts(p)[:1] for n in (c.name, c.finding_name)}
+        labeled = {(f.sentence, f.status): f for found in step_findings for f in found
+                   if f.finding in names}
+        if labeled:
+            verdicts_ok += [supported_by_report(f, report)[0] for f in labeled.values()]
+        elif said[p] is not None:
+            verdicts_ok.append(report_supports(p, said[p], truth, report))
     verdicts_ok += [supported_by_report(f, report)[0] for f in extra.values()]
     # A finding put on the side the report does not give it: the option phrase's status may
-    # be right, the claim is still wrong.
+    # be right, the claim is still wrong. An option's own finding ("a pneumothorax at the
+    # left apex") is judged through its phrase, which has no side, so its side is checked
+    # here, once per sentence.
+    misplaced = list(dict.fromkeys(f.sentence for found in step_findings for f in found
+                                   if f.finding in named and wrong_side(f, report)))
+    verdicts_ok += [False] * len(misplaced)
     verdicts_ok += [False] * len(side_errors(steps, report_text, [
-        f.sentence for f in extra.values() if wrong_side(f, report)]))
+        f.sentence for f in extra.values() if wrong_side(f, report)] + misplaced))
     # A grade (or, over time, a change) the report gives the same finding otherwise.
     verdicts_ok += [False] * len(qualifier_errors(steps, report_text, temporal))
     factuality = sum(verdicts_ok) / len(verdicts_ok) if verdicts_ok else 0.0
