@@ -109,6 +109,15 @@ CASES: list[tuple[str, str, str, dict | None]] = [
      None),
     ("Small left pleural effusion, if any.", "Pleural Effusion", UNCERTAIN, None),
     ("Kerley B-lines are noted at the lung bases.", "Edema", PRESENT, None),
+    # A colon opens a new statement: the negation before it does not reach the list after.
+    ("Lungs without consolidation: small left pleural effusion and atelectasis.",
+     "Pleural Effusion", PRESENT, {"side": "left"}),
+    ("No pneumothorax: the lungs are fully expanded with a small effusion.",
+     "Pneumothorax", ABSENT, None),
+    # "X or other complications" lists, it does not weigh alternatives.
+    ("Right pneumothorax or other complication of the line placement.", "Pneumothorax",
+     PRESENT, {"side": "right"}),
+    ("No pneumothorax or other complication.", "Pneumothorax", ABSENT, None),
     # The pleural line is a pneumothorax's sign, not a catheter ("line").
     ("No pleural line is visible at either apex.", "Pneumothorax", ABSENT, None),
     ("A thin pleural line is seen at the right apex.", "Pneumothorax", PRESENT,

@@ -609,3 +609,4 @@ def test_an_options_finding_on_the_wrong_side_loses_factuality() -> None:
                             ["A pneumothorax is seen at the apex of the left lung.",
                              "The answer is A."])
     assert swapped.factuality < base.factuality
+

@@ -86,15 +86,17 @@ HYPOTHETICAL_FORWARD = (
     "if", "eval for", "to evaluate for", "to rule out", "assessment for", "ro",
     "clinical correlation for", "follow-up for",
 )
-# Words that contain a negation cue but negate nothing ("no increase in the effusion").
+# Words that contain a negation or hedge cue but set nothing ("no increase in the effusion").
 # Change phrases such as "no change" are CHANGES["unchanged"] cues, which absorb their "no" too.
 PSEUDO = (
     "no increase", "no decrease", "not only", "no further", "gram negative", "no worsening",
     "not increased", "not necessarily", "no other change",
+    # "X or other complications" lists X with what else there may be: no differential.
+    "or other", "or any other",
 )
 TERMINATE = (
     "but", "however", "although", "though", "aside from", "apart from", "except",
-    "except for", "with the exception of", "which", "yet", "other than", ";", "there is",
+    "except for", "with the exception of", "which", "yet", "other than", ";", ":", "there is",
     "there are", "there has been", "there have been", "there remains", "there remain",
     "otherwise", "whereas", "while", "though", "concerning", "also",
 )
