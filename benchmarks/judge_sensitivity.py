@@ -314,7 +314,10 @@ def dropped(item: dict, steps: list[str]) -> list[str] | None:
     if len(body) < 2:
         return None
     gone = set(body[::2])
-    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone and observing(s))
+    # A finding named again anywhere in what is kept (a hedge, a recap, the conclusion) is
+    # not lost: the real chains restate their findings, and a judge is right to still
+    # count it recalled.
+    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone)
     lost = {m.group().lower()[:6] for k in gone for m in _FINDING.finditer(parts[k][1])}
     if all(word in kept.lower() for word in lost):
         return None  # every finding it states is stated again elsewhere: nothing is lost
