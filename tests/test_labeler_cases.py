@@ -109,6 +109,12 @@ CASES: list[tuple[str, str, str, dict | None]] = [
      None),
     ("Small left pleural effusion, if any.", "Pleural Effusion", UNCERTAIN, None),
     ("Kerley B-lines are noted at the lung bases.", "Edema", PRESENT, None),
+    # A resolved differential is gone, whichever finding it was.
+    ("Interval resolution of streaky opacities at the right base consistent with either "
+     "resolved atelectasis or pneumonia.", "Atelectasis", ABSENT, None),
+    ("Interval resolution of streaky opacities at the right base consistent with either "
+     "resolved atelectasis or pneumonia.", "Pneumonia", ABSENT, None),
+    ("Right basilar opacity, atelectasis or pneumonia.", "Pneumonia", UNCERTAIN, None),
     # A colon opens a new statement: the negation before it does not reach the list after.
     ("Lungs without consolidation: small left pleural effusion and atelectasis.",
      "Pleural Effusion", PRESENT, {"side": "left"}),

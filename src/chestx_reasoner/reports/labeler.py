@@ -244,7 +244,9 @@ def _make_finding(ent, concept: Concept, categories: list[str], where: list[int]
     status = resolve_status(categories, concept.default_status)
     changes = {_CHANGE_BY_CATEGORY[c] for c in categories if c in _CHANGE_BY_CATEGORY}
     change = next((c for c in cr.CHANGE_PRIORITY if c in changes), None)
-    if change == "resolved" and status == "present":
+    if change == "resolved" and (status == "present" or (
+            status == "uncertain" and _only_alternatives(ent))):
+        # "Resolved atelectasis or pneumonia": whichever it was, it is gone.
         status = "absent"
     sentence = ent.sent  # spaCy scans the tokens for it on every access: once per mention
     window = _location_window(ent, sentence)
@@ -267,6 +269,17 @@ def _make_finding(ent, concept: Concept, categories: list[str], where: list[int]
         cues=tuple(sorted({c for c in categories if not c.startswith(cr.CHANGE_PREFIX)})),
         concept=concept.name,
     )
+
+
+_ALTERNATIVES = frozenset({"or", "and/or", "versus", "vs", "vs."})
+
+
+def _only_alternatives(ent) -> bool:
+    """Whether the hedges on a mention are all "or"/"versus" between two findings (a
+    differential), not a doubt about the finding itself ("possible", "may")."""
+    hedges = [m for m in ent._.modifiers if m.category == cr.UNCERTAIN]
+    return bool(hedges) and all(
+        ent.doc[slice(*m.modifier_span)].text.lower() in _ALTERNATIVES for m in hedges)
 
 
 def _has_no_location(concept: Concept) -> bool:
