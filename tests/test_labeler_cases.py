@@ -115,11 +115,6 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Interval resolution of streaky opacities at the right base consistent with either "
      "resolved atelectasis or pneumonia.", "Pneumonia", ABSENT, None),
     ("Right basilar opacity, atelectasis or pneumonia.", "Pneumonia", UNCERTAIN, None),
-    # A colon opens a new statement: the negation before it does not reach the list after.
-    ("Lungs without consolidation: small left pleural effusion and atelectasis.",
-     "Pleural Effusion", PRESENT, {"side": "left"}),
-    ("No pneumothorax: the lungs are fully expanded with a small effusion.",
-     "Pneumothorax", ABSENT, None),
     # "X or other complications" lists, it does not weigh alternatives.
     ("Right pneumothorax or other complication of the line placement.", "Pneumothorax",
      PRESENT, {"side": "right"}),

@@ -153,6 +153,20 @@ def test_single_and_multi_conclusions_follow_from_the_chain(backend: RulesBacken
     record = _mine(backend, **lower)
     assert record["mining"]["status"] == "kept", record["mining"]
     assert record["reasoning"][-1].endswith("B) no finding.")
+    assert record["reasoning"][-1].startswith("None of the candidate findings is seen")
+
+
+def test_a_parent_implied_by_a_stated_child_is_never_denied(backend: RulesBackend) -> None:
+    # The labels say no lung opacity, the report says atelectasis: the chain does not call
+    # the opacity present, nor deny what the atelectasis is.
+    item = {"task": "single", "question": "Which finding is in this chest X-ray?",
+            "options": ["atelectasis", "lung opacity", "pneumothorax", "fracture"],
+            "answer": "A", "report": "Left basilar atelectasis. No pneumothorax."}
+    record = _mine(backend, **item)
+    assert record["mining"]["status"] == "kept", record["mining"]
+    chain = " ".join(record["reasoning"]).lower()
+    assert "lung opacity" not in chain.split("answer is")[0], chain
+    assert chain_answer(item, record["reasoning"]) == "A"
 
 
 def test_a_parent_finding_is_inferred_only_where_the_answer_names_it(backend: RulesBackend

@@ -203,7 +203,9 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
                 return f"option {letter} is also supported by the report", "", [], []
         walk = [c for c in dict.fromkeys(c for columns in sets for c in columns)
                 if c in wanted or not evidence[c].inherited]
-        if task == "single":
+        if task == "single" and no_finding:
+            lead = "None of the candidate findings is seen"
+        elif task == "single":
             verb = be(wanted[0]) if wanted else "is"
             lead = f"Of the candidates, only {option} {verb} {'seen' if sure else 'possible'}"
         else:
@@ -248,7 +250,9 @@ def _implied_only_if_answered(item: dict, evidence: dict[str, Evidence], asked: 
         wanted = set()
     for column, e in evidence.items():
         if e.inherited and column not in wanted:
-            evidence[column] = Evidence(column, "absent")
+            # Not called present, and not denied either: "no lung opacity" beside a stated
+            # atelectasis would contradict the report's own hierarchy.
+            evidence[column] = Evidence(column, "absent", inherited=True)
     return evidence
 
 

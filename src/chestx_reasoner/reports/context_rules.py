@@ -96,7 +96,7 @@ PSEUDO = (
 )
 TERMINATE = (
     "but", "however", "although", "though", "aside from", "apart from", "except",
-    "except for", "with the exception of", "which", "yet", "other than", ";", ":", "there is",
+    "except for", "with the exception of", "which", "yet", "other than", ";", "there is",
     "there are", "there has been", "there have been", "there remains", "there remain",
     "otherwise", "whereas", "while", "though", "concerning", "also",
 )
