@@ -63,7 +63,8 @@ _NEGATION = re.compile(r"\b(?:no|not|without|absence|absent|negative|free of|rul
 _HEDGE = re.compile(r"\b(?:may|might|could|possibl[ey]|probabl[ey]|likely|suggest\w*|"
                     r"question\w*|cannot|concern\w*|versus|vs)\b", re.I)
 _PLANNING = re.compile(r"\b(?:look for|check|examine|assess|evaluat\w+|determine|would|"
-                       r"typically|such as|if |whether|can |should|must|need)\b", re.I)
+                       r"typically|such as|if |whether|can |should|must|need|"
+                       r"analy[sz]e\w* (?:\w+ ){0,4}for|for (?:evidence|signs) of any)\b", re.I)
 # Textbook words: a sentence with one describes a finding in general, not this patient.
 _TEXTBOOK = re.compile(r"\b(?:often|typically|usually|commonly|"
                        r"refers? to|defined as)\b", re.I)

@@ -119,6 +119,17 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Right pneumothorax or other complication of the line placement.", "Pneumothorax",
      PRESENT, {"side": "right"}),
     ("No pneumothorax or other complication.", "Pneumothorax", ABSENT, None),
+    # A colon opens a new statement: a negation before it does not deny the list after it.
+    ("Without signs of pneumonia, the findings match option B: pleural effusion, lung opacity.",
+     "Pleural Effusion", PRESENT, None),
+    ("Without signs of pneumonia, the findings match option B: pleural effusion, lung opacity.",
+     "Pneumonia", ABSENT, None),
+    ("No acute process: small left pleural effusion is noted.", "Pleural Effusion", PRESENT,
+     {"side": "left"}),
+    ("Impression: no pneumothorax.", "Pneumothorax", ABSENT, None),
+    # A plan says where to look and for what; it states nothing seen.
+    ("Look for a pleural edge with no vessels beyond it.", "Pneumothorax", UNCERTAIN, None),
+    ("Check for blunting of the costophrenic angles.", "Pleural Effusion", UNCERTAIN, None),
     # The pleural line is a pneumothorax's sign, not a catheter ("line").
     ("No pleural line is visible at either apex.", "Pneumothorax", ABSENT, None),
     ("A thin pleural line is seen at the right apex.", "Pneumothorax", PRESENT,

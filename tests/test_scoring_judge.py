@@ -256,6 +256,15 @@ def test_negation_ends_at_its_clause() -> None:
             "clavicle deformity, pleural effusion, and fibrosis are not present.")
     assert phrase_status("deformity of left clavicle", text) == "absent"
     assert phrase_status("lung opacity", text) == "present"
+    # A negation that takes its own object denies only that object, not the list before it.
+    text = ("In conclusion, taking into account pleural effusion, cardiomegaly, and lung "
+            "opacity without indications of pneumonia, the findings match option B.")
+    assert phrase_status("pleural effusion", text) == "present"
+    assert phrase_status("pneumonia", text) == "absent"
+    assert phrase_status("atelectasis", "Atelectasis, effusion, and consolidation are "
+                         "absent.") == "absent"
+    assert phrase_status("atelectasis", "Atelectasis, effusion, and edema free of "
+                         "complications are seen.") == "present"
     assert phrase_status("apical lucency", "There is nothing to suggest apical lucency.") == \
         "absent"
 
@@ -551,6 +560,27 @@ def test_a_temporal_item_is_judged_against_the_current_report_and_its_change() -
         ["There is no pleural effusion.", "The answer is B."])
     assert improved.factuality < base.factuality
     assert denied.factuality < base.factuality  # the prior report's "no effusion" is past
+
+
+def test_a_temporal_item_without_a_current_report_is_judged_against_its_reference_chain() -> None:
+    # Real temporal pairs sometimes end at "Current Report:": unmentioned is not normal there.
+    item = {"task": "temporal", "question": "Identify the progression of consolidation.",
+            "options": ["stable", "worsening", "improving"], "answer": "A",
+            "reasoning": ["We look for new infiltrates or changes in existing opacities.",
+                          "No new parenchymal infiltrates are seen, and the heart is not "
+                          "enlarged.",
+                          "The chest wall emphysema remains unchanged.", "The answer is A."],
+            "report": "Previous Report: Extensive bilateral chest wall emphysema. No new "
+                      "infiltrates. Current Report:"}
+    base, novel, enlarged = _scores(
+        item, list(item["reasoning"]),
+        [*item["reasoning"][:1], "New parenchymal infiltrates are seen, and the heart is not "
+         "enlarged.", *item["reasoning"][2:]],
+        [*item["reasoning"][:1], "No new parenchymal infiltrates are seen, and the heart is "
+         "enlarged.", *item["reasoning"][2:]])
+    assert base.factuality == 1.0  # the chain's own claims are not held against a blank
+    assert novel.factuality < base.factuality
+    assert enlarged.factuality < base.factuality
 
 
 def test_open_answers_keep_the_answers_order() -> None:

@@ -85,6 +85,9 @@ HYPOTHETICAL_FORWARD = (
     "rule out", "r/o", "evaluate for", "evaluation for", "assess for", "to exclude",
     "if", "eval for", "to evaluate for", "to rule out", "assessment for", "ro",
     "clinical correlation for", "follow-up for",
+    # A plan says where to look and for what; it sees nothing ("look for a pleural edge").
+    "look for", "looking for", "check for", "checking for", "search for", "assessing for",
+    "evaluating for",
 )
 # Words that contain a negation or hedge cue but set nothing ("no increase in the effusion").
 # Change phrases such as "no change" are CHANGES["unchanged"] cues, which absorb their "no" too.
@@ -99,6 +102,9 @@ TERMINATE = (
     "except for", "with the exception of", "which", "yet", "other than", ";", "there is",
     "there are", "there has been", "there have been", "there remains", "there remain",
     "otherwise", "whereas", "while", "though", "concerning", "also",
+    # A colon opens a new statement: "without signs of pneumonia, ... option B: effusion,
+    # opacity" does not deny the option's list.
+    ":",
 )
 CHANGES: dict[str, tuple[str, ...]] = {
     "new": ("new", "newly", "new since", "developing", "development of", "interval development of",

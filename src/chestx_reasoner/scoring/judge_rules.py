@@ -224,6 +224,14 @@ class RulesJudge:
         for item, ref, report, item_steps, step_findings, now in zip(
                 items, refs, reports, steps, per_chain, current, strict=True):
             has_reference = bool(item.get("reasoning"))
+            if has_reference and not now.strip():
+                # A temporal pair whose current report is missing ("Current Report:" and
+                # nothing after): the reference chain is the only account of this film, so
+                # the reasoning's claims are checked against it rather than against nothing
+                # (its observations only: a plan's "look for new infiltrates" says nothing).
+                report = ref
+                now = "\n".join(s for step in item["reasoning"] for s in sentences(step)
+                                if kind(s) == "observation")
             phrases = self.option_phrases(item)
             judgment = self._judge(item_steps, step_findings, ref, report, has_reference,
                                    phrases, tuple(str(o) for o in item.get("options") or []),

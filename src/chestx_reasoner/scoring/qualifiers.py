@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 
 from chestx_reasoner.scoring.phrases import content_words
-from chestx_reasoner.scoring.statements import sentences
+from chestx_reasoner.scoring.statements import kind, sentences
 
 GRADE = {
     "trace": "low", "tiny": "low", "minimal": "low", "minimally": "low", "small": "low",
@@ -133,5 +133,8 @@ def qualifier_errors(steps: list[str], report: str, temporal: bool = False) -> l
     ['There is new focal consolidation.']
     """
     kinds = ("grade", "novelty", "change") if temporal else ("grade", "novelty")
+    # A plan ("look for new infiltrates") claims nothing; a sentence that explains as it
+    # observes ("moderate effusions, characterized by ...") still claims its grade.
     return [sentence for step in steps for sentence in sentences(step)
-            if any(_wrong(sentence, report, kind) for kind in kinds)]
+            if kind(sentence) != "plan"
+            and any(_wrong(sentence, report, reader) for reader in kinds)]

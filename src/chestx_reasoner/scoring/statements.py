@@ -200,6 +200,12 @@ _CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|ho
                      re.I)
 
 
+# A negation cue that takes the words after it as its object: it denies them, not the list
+# before it.
+_OWN_OBJECT = re.compile(r"\b(?:without|free of|absence of|lack of|negative for|no (?:signs?|"
+                         r"evidence|indications?) of)\s+\w", re.I)
+
+
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
     """The clause of `sentence` that speaks for the finding, or None: the one naming most of
     its words; when that one is hypothetical or a plan ("X would show as Y, but these features
@@ -216,8 +222,10 @@ def _clause(sentence: str, words: frozenset[str]) -> str | None:
     if best + 1 < len(clauses) and "," in clause and re.match(r"\W*(?:and|or)\b",
                                                               clauses[best + 1]) \
             and not (_NEGATED.search(clause) or _OBSERVED.search(clause)
-                     or _HEDGED.search(clause)):
-        # "X, Y, and Z are not present": a list's predicate comes after its last item.
+                     or _HEDGED.search(clause)) \
+            and not _OWN_OBJECT.search(clauses[best + 1]):
+        # "X, Y, and Z are not present": a list's predicate comes after its last item. A
+        # negation with its own object ("…, and Z without signs of pneumonia") is no predicate.
         clause = f"{clause} {clauses[best + 1]}"
     if _GENERIC.search(clause) or _PLAN.search(clause) or _PLAN_ANYWHERE.search(clause):
         return next((c for c in clauses[best + 1:] if _ANAPHOR.search(c)
