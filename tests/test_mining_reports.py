@@ -123,6 +123,9 @@ def test_temporal_chains_say_what_changed_in_the_dump_layout(backend: RulesBacke
                                       "stable"
     empty = _mine(backend, **{**item, "report": "Previous Report: \nCurrent Report:"})
     assert empty["mining"]["status"] == "no report"
+    cut = _mine(backend, **{**item, "report": "Previous Report: Small effusion.\nCurrent Report:"})
+    assert cut["mining"] == {"backend": "rules", "status": "no report",
+                             "why": "the current report is empty"}
 
 
 def test_the_answer_the_report_contradicts_is_refused_with_its_reason(backend: RulesBackend

@@ -87,7 +87,9 @@ class RulesBackend:
         for i, item in enumerate(items):
             current = labeled[2 * i + 1]
             if isinstance(current, Exception) or not pairs[i][1].strip():
-                drafts.append(result_record(item, Chain([], []), "no report", None))
+                # A temporal pair cut after "Current Report:" tells no change to mine.
+                why = "the current report is empty" if pairs[i][0] else None
+                drafts.append(result_record(item, Chain([], []), "no report", why))
                 continue
             try:
                 drafts.append(mine_rules(item, current, priors[i], seed=self.seed))
