@@ -125,13 +125,19 @@ def done_digests(out: str | os.PathLike[str], key: Callable[[dict[str, Any]], st
     return found
 
 
-def check_same_inputs(out: str | os.PathLike[str], done: dict[str, str], where: str,
-                      record_key: str, record: dict[str, Any],
-                      fields: Callable[[dict[str, Any]], Any], what: str) -> None:
-    """Raise RecordError if `record_key` is done in `out` from other input than `record`
-    (`where` is the input's file:line, `what` names the compared fields for the message)."""
-    previous = done.get(record_key)
-    if previous is not None and previous != digest(fields(record)):
-        shown = record_key.replace("\t", " ")
-        raise RecordError(f"{where}: {shown!r} is already in {out} from a different {what} "
-                          f"(an earlier run on other input?); {OVERWRITE_HINT}")
+def refuse_changed_inputs(out: str | os.PathLike[str],
+                          records: Iterable[tuple[str, dict[str, Any]]],
+                          key: Callable[[dict[str, Any]], str],
+                          fields: Callable[[dict[str, Any]], Any], what: str) -> None:
+    """Raise RecordError for the first input record whose key is already done in `out` from
+    other `fields` values (`records` are (where, record) pairs, `where` its file:line; `what`
+    names the fields for the message). Reads `out` once; nothing to do when it is empty."""
+    done = done_digests(out, key, fields)
+    if not done:
+        return
+    for where, record in records:
+        previous = done.get(key(record))
+        if previous is not None and previous != digest(fields(record)):
+            shown = key(record).replace("\t", " ")
+            raise RecordError(f"{where}: {shown!r} is already in {out} from a different {what} "
+                              f"(an earlier run on other input?); {OVERWRITE_HINT}")

@@ -25,7 +25,7 @@ from chestx_reasoner.jsonl import (
 from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, status_of
 from chestx_reasoner.reports.sections import split_temporal
-from chestx_reasoner.runinfo import check_same_inputs, claim_output, done_digests
+from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
 FAILED = "failed"  # a backend's status for an item whose calls failed: not written, retried
@@ -163,12 +163,10 @@ def _input_fields(record: dict[str, Any]) -> list[Any]:
 
 def check_resume(bench: Path, out: Path, limit: int | None = None) -> None:
     """Refuse (RecordError) an id already in `out` that was mined from other input values."""
-    done = done_digests(out, lambda r: str(r["id"]), _input_fields)
-    if not done:
-        return
-    for line, record in read_checked(bench, REQUIRED, lists=LISTS, limit=limit):
-        check_same_inputs(out, done, f"{bench}:{line}", str(record["id"]), record,
-                          _input_fields, "item (task, question, options, answer or report)")
+    refuse_changed_inputs(
+        out, ((f"{bench}:{line}", record) for line, record in
+              read_checked(bench, REQUIRED, lists=LISTS, limit=limit)),
+        lambda r: str(r["id"]), _input_fields, "item (task, question, options, answer or report)")
 
 
 def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,

@@ -22,7 +22,7 @@ from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, batched, read_checked, unique_ids
 from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
 from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
-from chestx_reasoner.runinfo import check_same_inputs, claim_output, digest, done_digests
+from chestx_reasoner.runinfo import claim_output, digest, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "question", "options", "answer")
@@ -151,11 +151,10 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
     if previous is not None and previous != model.name:
         raise RecordError(f"{out}: already holds predictions of model {previous!r}, not "
                           f"{model.name!r}; write to another --out")
-    done = done_digests(out, lambda r: str(r["id"]), _input_fields)
-    if done:
-        for line, record in read_checked(bench, REQUIRED, lists=LISTS, limit=limit):
-            check_same_inputs(out, done, f"{bench}:{line}", str(record["id"]), record,
-                              _input_fields, "item (task, question, options or images)")
+    refuse_changed_inputs(
+        out, ((f"{bench}:{line}", record) for line, record in
+              read_checked(bench, REQUIRED, lists=LISTS, limit=limit)),
+        lambda r: str(r["id"]), _input_fields, "item (task, question, options or images)")
     root = image_root or bench.parent
     summary = PredictSummary()
     skips = _Skips(summary)

@@ -20,7 +20,7 @@ from typing import Any
 
 from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, record_id, write_atomic
-from chestx_reasoner.runinfo import check_same_inputs, claim_output, done_digests
+from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "answer")
@@ -176,10 +176,8 @@ def score_file(predictions: Path | Sequence[Path], out_dir: Path, judge: Any,
     seen: dict[str, str] = {}
     records = [record for path in files
                for record in read_predictions(Path(path), run.malformed, seen)]
-    done = done_digests(out_dir / "items.jsonl", lambda r: r["key"], _input_fields)
-    for record in records:
-        check_same_inputs(out_dir / "items.jsonl", done, seen[_key(record)], _key(record),
-                          record, _input_fields, "prediction, answer or task")
+    refuse_changed_inputs(out_dir / "items.jsonl", ((seen[_key(r)], r) for r in records),
+                          _key, _input_fields, "prediction, answer or task")
     failures: list[str] = []
     with ResumableWriter(out_dir / "items.jsonl", id_key="key") as writer:
         todo = [r for r in records if _key(r) not in writer]
