@@ -178,9 +178,10 @@ def stats_without_task(ctx: Ctx) -> list[object]:
 
 
 def predict_bomb(ctx: Ctx) -> list[object]:
-    _png_bomb(ctx.bench / "rows" / ctx.tmp.name / "bomb.png")
     items = [{**ctx.items(1)[0], "images": ["bomb.png"]}]
-    return _predict(ctx, ctx.write("b.jsonl", items), f"hf:{ctx.model}", ctx.tmp / "p.jsonl")
+    bench = ctx.write("b.jsonl", items)
+    _png_bomb(bench.parent / "bomb.png")
+    return _predict(ctx, bench, f"hf:{ctx.model}", ctx.tmp / "p.jsonl")
 
 
 def predict_device(device: str) -> Callable[[Ctx], list[object]]:
@@ -378,7 +379,7 @@ CASES: list[Any] = [
     Case("model init: --out is a file", out_is_file("init"), 2, "exists and is not a folder"),
     Case("model init: --out unwritable", out_unwritable("init"), 2, "cannot write"),
     Case("train sft: disk full while saving", sft_disk_full, 2,
-         "No space left on device; the last complete checkpoint is checkpoint-2",
+         "(No space left on device); the last complete checkpoint is checkpoint-2",
          nothing_saved_but_a_checkpoint),
     # 2. silent wrong results are refused: Sample fields, then reruns that differ
     Case("predict: unknown task", predict_with(task="binaryy"), 2, "unknown task 'binaryy'"),

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig, SFTConfig
 
+from chestx_reasoner.train import KEEP_CHECKPOINTS, SAVE_STEPS
+
 # LoRA on the language model's attention and MLP projections only: the vision tower (`qkv`,
 # `fc1`…) and the merger stay frozen, as in the paper's recipe of tuning the LLM on reasoning.
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 REWARD_NAMES = ("format", "outcome", "process")
 # TRL's vLLM modes: generation on the training GPUs, or by a separate `trl vllm-serve`.
 VLLM_MODES = ("colocate", "server")
-SAVE_STEPS = 50  # checkpoint interval: minutes of GPU work at most, a minute or so on a CPU
-KEEP_CHECKPOINTS = 3
 
 
 def _on_gpu() -> bool:
