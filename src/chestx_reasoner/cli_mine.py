@@ -54,7 +54,7 @@ def mine_command(
     (backend, status kept | repaired | dropped | no report). Chains are verified before they
     are kept: the last step must give the item's answer and no step may contradict the report.
     """
-    from chestx_reasoner.mining.run import RulesBackend, check_items, mine_file
+    from chestx_reasoner.mining.run import RulesBackend, check_items, mine_file, mine_settings
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
@@ -85,8 +85,8 @@ def mine_command(
         with _job_progress(console, f"mining ({backend.value})", "items", out) as (
                 started, advance):
             try:
-                made_by = {"backend": backend.value, "seed": seed,
-                           "llm_model": llm_model if backend is Engine.llm else None}
+                made_by = mine_settings(backend.value, seed,
+                                        llm_model if backend is Engine.llm else None)
                 summary = mine_file(bench, out, miner, limit=limit, on_start=started,
                                     progress=advance, settings=made_by, overwrite=overwrite)
             finally:

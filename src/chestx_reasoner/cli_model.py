@@ -105,7 +105,7 @@ def predict_command(
     from chestx_reasoner.logging_setup import quiet_transformers
     from chestx_reasoner.models import LoadOptions, ModelLoadError, load_model
     from chestx_reasoner.models.base import GenerationSettings
-    from chestx_reasoner.models.predict import check_samples, checkpoint_fingerprint, predict_file
+    from chestx_reasoner.models.predict import check_samples, predict_file, predict_settings
     from chestx_reasoner.registry import UnknownNameError
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -125,9 +125,7 @@ def predict_command(
             adapter = load_model(model, options)
         with _job_progress(console, f"predicting ({adapter.name})", "items", out) as (
                 started, advance):
-            made_by = {"model": adapter.name, "checkpoint": checkpoint_fingerprint(model),
-                       "max_new_tokens": max_new_tokens, "temperature": temperature,
-                       "seed": seed}
+            made_by = predict_settings(adapter, model, settings)
             summary = predict_file(bench, out, adapter, settings, image_root=image_root,
                                    limit=limit, on_start=started, progress=advance,
                                    made_by=made_by, overwrite=overwrite)

@@ -45,7 +45,7 @@ def score_command(
     """Score predictions: parsed answer, accuracy and RadRScore (Rc, Rf, Re) per item, with
     per-model, per-task summaries and bootstrap 95 % CIs (items.jsonl, summary.json,
     report.html)."""
-    from chestx_reasoner.scoring.score import score_file
+    from chestx_reasoner.scoring.score import score_file, score_settings
 
     console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
     for path in predictions:
@@ -72,7 +72,7 @@ def score_command(
 
         judge_impl = RulesJudge()
     kept = f"interrupted; scored items are kept in {out}: rerun to resume"
-    made_by = {"judge": judge.value, "llm_model": llm_model if judge is Engine.llm else None}
+    made_by = score_settings(judge.value, llm_model if judge is Engine.llm else None)
     with _job_errors(console, out, (RecordError,), interrupted=kept), _job_progress(
             console, f"scoring ({judge.value} judge)", "items", out / "items.jsonl") as (
             started, advance):

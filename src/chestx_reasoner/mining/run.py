@@ -156,6 +156,11 @@ def result_record(item: dict[str, Any], chain: Chain, status: str, why: str | No
     return record
 
 
+def mine_settings(backend: str, seed: int, llm_model: str | None = None) -> dict[str, Any]:
+    """What shapes a mined file (recorded beside it): the same for `chestx mine` and the demo."""
+    return {"backend": backend, "seed": seed, "llm_model": llm_model}
+
+
 def _input_fields(record: dict[str, Any]) -> list[Any]:
     """What a chain is mined from: an output made from other values is another run's."""
     return [record.get(k) for k in ("task", "question", "options", "answer", "report")]

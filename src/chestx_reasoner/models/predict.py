@@ -126,6 +126,15 @@ def checkpoint_fingerprint(spec: str) -> str:
     return digest(parts) if parts else spec
 
 
+def predict_settings(model: ModelAdapter, spec: str, settings: GenerationSettings
+                     ) -> dict[str, Any]:
+    """What shapes a predictions file (recorded beside it): the model's name, the weights'
+    fingerprint and the generation settings; the same for `chestx predict` and the demo."""
+    return {"model": model.name, "checkpoint": checkpoint_fingerprint(spec),
+            "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+            "seed": settings.seed}
+
+
 def _input_fields(record: dict[str, Any]) -> list[Any]:
     """What a prediction is made from: an output made from other values is another run's."""
     return [record.get(k) for k in ("task", "question", "options", "images")]

@@ -97,6 +97,11 @@ def _key(record: dict[str, Any]) -> str:
     return f"{record['model']}\t{record['id']}"
 
 
+def score_settings(judge: str, llm_model: str | None = None) -> dict[str, Any]:
+    """What shapes a score folder (OUT/run.json): the same for `chestx score` and the demo."""
+    return {"judge": judge, "llm_model": llm_model}
+
+
 def _input_fields(record: dict[str, Any]) -> list[Any]:
     """What an item's scores are made from (an items.jsonl line keeps them all)."""
     return [record.get("task"), record.get("answer"), record.get("prediction"),
