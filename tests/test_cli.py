@@ -137,9 +137,11 @@ def test_resume_after_crash(tmp_path: Path) -> None:
     assert label("--reports", reports, "--out", reference).exit_code == 0
     complete = reference.read_text(encoding="utf-8").splitlines(keepends=True)
 
-    # A crash after 3 records, in the middle of writing the 4th.
+    # A crash after 3 records, in the middle of writing the 4th (the run had recorded its
+    # settings beside the output before its first record).
     out = tmp_path / "labels.jsonl"
     out.write_text("".join(complete[:3]) + complete[3][: len(complete[3]) // 2], encoding="utf-8")
+    (tmp_path / "labels.run.json").write_bytes((tmp_path / "reference.run.json").read_bytes())
     result = label("--reports", reports, "--out", out)
     assert result.exit_code == 0, result.output
     assert "labeled 3, skipped 3 already in" in result.stderr

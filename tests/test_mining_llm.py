@@ -116,14 +116,21 @@ def test_a_wrong_conclusion_is_refined_once_then_dropped(bench: Path, tmp_path: 
         "conclusion does not match the answer")
 
 
-def test_a_dead_server_drops_items_with_the_reason(bench: Path, tmp_path: Path) -> None:
+def test_a_dead_server_writes_nothing_and_a_rerun_mines_the_items(bench: Path,
+                                                                   tmp_path: Path) -> None:
     server = FakeChatServer().start()
     url = server.url
     server.stop()
     settings = LLMSettings(url=url, model="fake", backoff_s=0.01, max_retries=1, timeout_s=1)
-    summary = mine_file(bench, tmp_path / "out.jsonl", LLMBackend(settings), limit=2)
-    assert dict(summary.status) == {"dropped": 2}
-    assert _records(tmp_path / "out.jsonl")[0]["mining"]["why"].startswith("LLM error")
+    out = tmp_path / "out.jsonl"
+    summary = mine_file(bench, out, LLMBackend(settings), limit=2)
+    assert (summary.failed, summary.items, dict(summary.status)) == (2, 0, {})
+    assert "failed after 2 attempts" in summary.first_failure
+    assert not out.exists() or out.read_text() == ""  # nothing written: nothing to skip later
+    with FakeChatServer(default=fake_model()) as live:
+        rerun = mine_file(bench, out, LLMBackend(_settings(live, tmp_path)), limit=2)
+    assert (rerun.failed, rerun.items, rerun.already_done) == (0, 2, 0)
+    assert {r["mining"]["status"] for r in _records(out)} <= {"kept", "repaired", "dropped"}
 
 
 def test_concurrency_requests_stay_in_flight(tmp_path: Path) -> None:

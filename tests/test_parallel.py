@@ -41,6 +41,7 @@ def test_mine_with_two_workers_writes_the_same_bytes(bench: Path, tmp_path: Path
     assert len(lines) > 64  # more than one batch, each split across the workers
     # two workers resuming a run cut short (a partial last line) end with one worker's bytes
     two.write_bytes(b"".join(lines[:70]) + lines[70][:10])
+    (tmp_path / "two.run.json").write_bytes((tmp_path / "one.run.json").read_bytes())
     mine(bench, two, "--workers", "2")
     assert two.read_bytes() == one.read_bytes()
 

@@ -32,12 +32,14 @@ from chestx_reasoner import __version__
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
 from chestx_reasoner.logging_setup import setup_logging
 from chestx_reasoner.progress import RateColumn
+from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_IMPLEMENTED = 1
 EXIT_INTERRUPTED = 130
+EXIT_INCOMPLETE = 1  # the run finished but some items failed (not written): rerun to retry
 
 # Stages still to build: command path -> (issue that builds it, one-line help).
 STUBS: dict[str, tuple[int, str]] = {}
@@ -103,6 +105,9 @@ def label_command(
     limit: Annotated[
         int | None, typer.Option(min=1, help="Only the first N input records.")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Start OUT over when it holds labels made otherwise (another --scope, other "
+        "reports under the same ids).")] = False,
 ) -> None:
     """Label the findings of reports and their 14 CheXpert labels (1, 0, -1 or null).
 
@@ -116,6 +121,10 @@ def label_command(
         _fail("--out must be a different file from --reports")
     try:
         ids = _check_input(reports, limit)
+        claim_output(out, "label", {"scope": scope.value}, overwrite=overwrite)
+        refuse_changed_inputs(out, ((f"{reports}:{line}", record) for line, _, record in
+                                    _input_records(reports, limit)),
+                              lambda r: str(r["id"]), lambda r: r.get("report"), "report")
         with ResumableWriter(out) as writer:
             if writer.truncated_bytes:
                 log.warning("%s: cut a partial last line (%d bytes) left by an interrupted run",
@@ -150,6 +159,13 @@ class Engine(StrEnum):
 
     rules = "rules"
     llm = "llm"
+
+
+OverwriteOption = Annotated[bool, typer.Option(
+    help="Start OUT over when it holds results made otherwise (other settings or inputs).")]
+LLMRetriesOption = Annotated[int, typer.Option(
+    "--llm-retries", min=0, help="Retries of a failed LLM request (timeouts, refused "
+    "connections, 429/5xx), with backoff.")]
 
 
 def _require_llm(flag: str, url: str | None, model: str | None) -> None:

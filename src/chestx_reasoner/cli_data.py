@@ -128,11 +128,15 @@ def build_command(
     format: Annotated[list[str] | None, typer.Option(
         "--format", help="Also write 'parquet' (OUT/{train,test}.parquet) and/or 'hf' "
         "(OUT/hf, a datasets folder); images embedded.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Also delete files in OUT that this build does not make (mined chains, "
+        "predictions of the earlier items).")] = False,
 ) -> None:
     """Build a RadRBench-CXR benchmark: Sample records of every task family, split by patient.
 
     Writes OUT/train.jsonl, OUT/test.jsonl and OUT/manifest.json (sources, skipped studies,
-    counts, seed, version), then prints the benchmark's stats.
+    counts, seed, version), then prints the benchmark's stats. An earlier build in OUT is
+    cleared first; other files there are refused unless --overwrite.
     """
     from chestx_reasoner.bench.build import BuildConfig, SourceSpec, build_benchmark
     from chestx_reasoner.bench.export import FORMATS, export_benchmark
@@ -154,7 +158,8 @@ def build_command(
             raise ValueError(f"--format {bad[0]!r}: choose from {', '.join(FORMATS)}")
         specs = [SourceSpec(name, path) for name, path in zip(source, root, strict=True)]
         with console.status("building") as status:
-            manifest = build_benchmark(specs, out, config, progress=status.update)
+            manifest = build_benchmark(specs, out, config, progress=status.update,
+                                       overwrite=overwrite)
             if formats:
                 status.update(f"writing {', '.join(formats)}")
                 written = export_benchmark(out, formats)

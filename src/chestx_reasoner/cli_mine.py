@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import Engine, _fail, _job_errors, _job_progress, _require_llm, app
+from chestx_reasoner.cli import (
+    EXIT_INCOMPLETE,
+    Engine,
+    LLMRetriesOption,
+    OverwriteOption,
+    _fail,
+    _job_errors,
+    _job_progress,
+    _require_llm,
+    app,
+)
 from chestx_reasoner.jsonl import RecordError
 
 
@@ -35,6 +45,8 @@ def mine_command(
     workers: Annotated[int, typer.Option(
         min=1, help="Processes for the rules backend (same output as one); the llm backend "
         "overlaps requests with --concurrency instead.")] = 1,
+    llm_retries: LLMRetriesOption = 4,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Mine a reasoning chain for every item that has a report: plan, evidence, refine.
 
@@ -42,7 +54,7 @@ def mine_command(
     (backend, status kept | repaired | dropped | no report). Chains are verified before they
     are kept: the last step must give the item's answer and no step may contradict the report.
     """
-    from chestx_reasoner.mining.run import RulesBackend, check_items, mine_file
+    from chestx_reasoner.mining.run import RulesBackend, check_items, mine_file, mine_settings
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
@@ -58,7 +70,7 @@ def mine_command(
             from chestx_reasoner.mining.llm_miner import LLMBackend
 
             settings = LLMSettings(url=llm_url, model=llm_model, api_key_env=llm_key_env,
-                                   concurrency=concurrency,
+                                   concurrency=concurrency, max_retries=llm_retries,
                                    cache_path=cache or out.with_suffix(".cache.sqlite"),
                                    price_in_per_mtok=price_in, price_out_per_mtok=price_out)
             miner = LLMBackend(settings, seed=seed)
@@ -73,8 +85,10 @@ def mine_command(
         with _job_progress(console, f"mining ({backend.value})", "items", out) as (
                 started, advance):
             try:
+                made_by = mine_settings(backend.value, seed,
+                                        llm_model if backend is Engine.llm else None)
                 summary = mine_file(bench, out, miner, limit=limit, on_start=started,
-                                    progress=advance)
+                                    progress=advance, settings=made_by, overwrite=overwrite)
             finally:
                 getattr(miner, "close", lambda: None)()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "nothing new"
@@ -86,3 +100,7 @@ def mine_command(
     if backend is Engine.llm:
         found = "read from" if os.environ.get(llm_key_env) else "not set:"
         console.print(f"API key {found} ${llm_key_env}")
+    if summary.failed:
+        typer.echo(f"{summary.failed} items failed (not written: rerun the same command to "
+                   f"retry them); first: {summary.first_failure}", err=True)
+        raise typer.Exit(EXIT_INCOMPLETE)

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import GROUP_HELP, _fail, _job_errors, _job_progress, app
+from chestx_reasoner.cli import (
+    GROUP_HELP,
+    OverwriteOption,
+    _fail,
+    _job_errors,
+    _job_progress,
+    app,
+)
 from chestx_reasoner.jsonl import RecordError
 
 model_app = typer.Typer(help=GROUP_HELP["model"], no_args_is_help=True)
@@ -42,6 +49,8 @@ def model_init_command(
     from chestx_reasoner.models.tiny_build import build_tiny, save_tiny
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: exists and is not a folder (--out)")
     if (out / "config.json").exists() and not overwrite:
         _fail(f"{out} already holds a model; pass --overwrite to replace it")
     for path in data or []:
@@ -54,6 +63,8 @@ def model_init_command(
             save_tiny(out, model, processor, size.value, seed, data or [])
     except RecordError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc}) (--out)")
     parameters = sum(p.numel() for p in model.parameters())
     console.print(f"{size.value} model: {parameters / 1e6:.2f} M parameters, vocabulary "
                   f"{len(processor.tokenizer)}; saved to {out} (use --model hf:{out})")
@@ -83,6 +94,7 @@ def predict_command(
     concurrency: Annotated[int, typer.Option(min=1, help="openai: requests in flight.")] = 8,
     cache: Annotated[Path | None, typer.Option(
         help="openai: SQLite cache of responses [default: OUT.cache.sqlite].")] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Run a model on benchmark items and write one Prediction record per item.
 
@@ -93,7 +105,7 @@ def predict_command(
     from chestx_reasoner.logging_setup import quiet_transformers
     from chestx_reasoner.models import LoadOptions, ModelLoadError, load_model
     from chestx_reasoner.models.base import GenerationSettings
-    from chestx_reasoner.models.predict import check_samples, predict_file
+    from chestx_reasoner.models.predict import check_samples, predict_file, predict_settings
     from chestx_reasoner.registry import UnknownNameError
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -113,8 +125,10 @@ def predict_command(
             adapter = load_model(model, options)
         with _job_progress(console, f"predicting ({adapter.name})", "items", out) as (
                 started, advance):
+            made_by = predict_settings(adapter, model, settings)
             summary = predict_file(bench, out, adapter, settings, image_root=image_root,
-                                   limit=limit, on_start=started, progress=advance)
+                                   limit=limit, on_start=started, progress=advance,
+                                   made_by=made_by, overwrite=overwrite)
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
     console.print(f"predicted {summary.predicted} items in {summary.seconds:.1f} s "
                   f"({summary.rate:.1f} items/s) with {adapter.name}"

@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 
 from chestx_reasoner.cli import (
+    EXIT_INCOMPLETE,
     Engine,
+    LLMRetriesOption,
+    OverwriteOption,
     _fail,
     _job_errors,
     _job_progress,
@@ -17,6 +20,7 @@ from chestx_reasoner.cli import (
     _table_width,
     app,
 )
+from chestx_reasoner.jsonl import RecordError
 
 
 @app.command("score")
@@ -35,11 +39,13 @@ def score_command(
     workers: Annotated[int, typer.Option(
         min=1, help="Processes for the rules judge (same output as one); the llm judge "
         "overlaps requests with --concurrency instead.")] = 1,
+    llm_retries: LLMRetriesOption = 4,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Score predictions: parsed answer, accuracy and RadRScore (Rc, Rf, Re) per item, with
     per-model, per-task summaries and bootstrap 95 % CIs (items.jsonl, summary.json,
     report.html)."""
-    from chestx_reasoner.scoring.score import score_file
+    from chestx_reasoner.scoring.score import score_file, score_settings
 
     console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
     for path in predictions:
@@ -54,7 +60,7 @@ def score_command(
         from chestx_reasoner.scoring.judge_llm import LLMJudge
 
         judge_impl = LLMJudge(LLMSettings(url=llm_url, model=llm_model, api_key_env=llm_key_env,
-                                          concurrency=concurrency,
+                                          concurrency=concurrency, max_retries=llm_retries,
                                           cache_path=out / "judge-cache.sqlite"))
     elif workers > 1:
         from chestx_reasoner.parallel import Pooled
@@ -66,16 +72,21 @@ def score_command(
 
         judge_impl = RulesJudge()
     kept = f"interrupted; scored items are kept in {out}: rerun to resume"
-    with _job_errors(console, out, interrupted=kept), _job_progress(
+    made_by = score_settings(judge.value, llm_model if judge is Engine.llm else None)
+    with _job_errors(console, out, (RecordError,), interrupted=kept), _job_progress(
             console, f"scoring ({judge.value} judge)", "items", out / "items.jsonl") as (
             started, advance):
         try:
             run, summary = score_file(predictions, out, judge_impl, on_start=started,
-                                      progress=advance, html=html)
+                                      progress=advance, html=html, settings=made_by,
+                                      overwrite=overwrite)
         finally:
             getattr(judge_impl, "close", lambda: None)()
     for line in run.malformed:
         console.print(f"skipped {line}")
+    if run.malformed and not run.scored and not run.already_done and not run.failed:
+        _fail(f"no usable prediction in {', '.join(map(str, predictions))} "
+              f"({len(run.malformed)} malformed lines; first: {run.malformed[0]})")
     console.print(f"scored {run.scored} items in {run.seconds:.1f} s ({run.rate:.0f} items/s); "
                   f"{run.already_done} already done, {len(run.malformed)} malformed lines")
     _print_summary(console, summary)
@@ -84,6 +95,11 @@ def score_command(
         console.print(usage())
     console.print(f"wrote {out}/items.jsonl, {out}/summary.json"
                   + (f", {out}/report.html" if html else ""))
+    if run.failed:
+        typer.echo(f"{run.failed} items not scored (not written: the judge could not be asked; "
+                   f"rerun the same command to retry them); first: {run.first_failure}",
+                   err=True)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def _print_summary(console: Console, summary: dict) -> None:

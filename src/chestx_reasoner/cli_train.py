@@ -17,6 +17,7 @@ from rich.console import Console
 
 from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _check_paths, _fail, app
 from chestx_reasoner.jsonl import RecordError
+from chestx_reasoner.train import SAVE_STEPS
 
 train_app = typer.Typer(help=GROUP_HELP["train"], no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -29,6 +30,9 @@ ImageRootOption = Annotated[Path | None, typer.Option(
     help="Folder image paths are relative to (default: the data file's folder).")]
 MaxStepsOption = Annotated[int | None, typer.Option(
     min=1, help="Stop after N optimizer steps (instead of whole passes over the data).")]
+SaveStepsOption = Annotated[int, typer.Option(
+    min=1, help="Save a checkpoint every N optimizer steps (and at the end); --resume goes "
+    "on from the last one, so at most N-1 steps are redone after a crash.")]
 
 
 def _run(console: Console, stage: str, run: Any, data: Path, model: str, config: Any,
@@ -43,12 +47,16 @@ def _run(console: Console, stage: str, run: Any, data: Path, model: str, config:
     except (TrainError, RecordError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        console.print(f"interrupted; checkpoints are kept in {config.output_dir}: rerun with "
-                      "--resume to continue from the last one")
+        from chestx_reasoner.train.guard import checkpoint_note
+
+        console.print(f"interrupted; {checkpoint_note(Path(config.output_dir))} (checkpoints "
+                      f"come every {config.save_steps:g} steps, --save-steps)")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
     loss = f"; loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""
     resumed = f" (resumed from {Path(result.resumed_from).name})" if result.resumed_from else ""
+    if result.finished_before:
+        resumed = " (finished earlier: nothing left to train)"
     console.print(f"{stage}: {result.global_step} steps{resumed}{loss}; "
                   f"data: {result.data.describe()}")
     console.print(f"saved to {result.out} (use --model hf:{result.out})")
@@ -88,6 +96,7 @@ def sft_command(
         "--resume", help="Continue from the last checkpoint in OUT.")] = False,
     image_root: ImageRootOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the data mix, shuffling and init.")] = 42,
+    save_steps: SaveStepsOption = SAVE_STEPS,
 ) -> None:
     """Supervised fine-tuning on reasoning chains and answer-only data.
 
@@ -105,7 +114,8 @@ def sft_command(
                      num_train_epochs=epochs, learning_rate=lr,
                      per_device_train_batch_size=batch_size,
                      gradient_accumulation_steps=grad_accum, use_lora=lora, max_steps=max_steps,
-                     image_root=str(image_root) if image_root else None, seed=seed)
+                     image_root=str(image_root) if image_root else None, seed=seed,
+                     save_steps=save_steps)
     _run(console, "SFT", run_sft, data, model, config, resume)
 
 
@@ -177,6 +187,7 @@ def grpo_command(
         "--resume", help="Continue from the last checkpoint in OUT.")] = False,
     image_root: ImageRootOption = None,
     seed: Annotated[int, typer.Option(help="Seed of sampling and shuffling.")] = 42,
+    save_steps: SaveStepsOption = SAVE_STEPS,
 ) -> None:
     """GRPO with format, outcome and process rewards.
 
@@ -203,5 +214,6 @@ def grpo_command(
                      per_device_train_batch_size=num_generations, beta=beta, learning_rate=lr,
                      reward_weights=weights, max_steps=max_steps,
                      max_completion_length=max_completion_length,
-                     image_root=str(image_root) if image_root else None, seed=seed, **vllm)
+                     image_root=str(image_root) if image_root else None, seed=seed,
+                     save_steps=save_steps, **vllm)
     _run(console, "GRPO", run_grpo, data, model, config, resume)

@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -66,6 +66,8 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 record = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise RecordError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+            except RecursionError:
+                raise RecordError(f"{path}:{number}: JSON nested too deeply") from None
             if not isinstance(record, dict):
                 raise RecordError(
                     f"{path}:{number}: expected a JSON object, got {_json_type(record)}")
@@ -138,10 +140,11 @@ def record_id(
 
 def read_checked(
     path: str | os.PathLike[str], fields: Iterable[str], *, lists: Iterable[str] = (),
-    limit: int | None = None,
+    limit: int | None = None, check: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line, record) of the first `limit` records, each checked for an id, the `fields` a job
-    needs and list values where `lists` says (absent counts as empty): one-line errors.
+    needs, list values where `lists` says (absent counts as empty) and by `check` (what is
+    wrong with the record, or None; e.g. `bench.sample.sample_problem`): one-line errors.
 
     >>> import pathlib, tempfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "b.jsonl"
@@ -161,6 +164,8 @@ def read_checked(
         for key in lists:
             if not isinstance(record.get(key, []), list):
                 raise RecordError(f"{path}:{line}: field {key!r} must be a list")
+        if check is not None and (problem := check(record)):
+            raise RecordError(f"{path}:{line}: {problem}")
         yield line, record
 
 
@@ -311,7 +316,7 @@ class ResumableWriter:
         """Return (id, "") for a good output line, or (None, what is wrong with it)."""
         try:
             record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return None, "invalid JSON in output before its last line (fix or remove that line)"
         if not isinstance(record, dict) or self.id_key not in record:
             return None, f"output line has no field {self.id_key!r}"

@@ -32,10 +32,13 @@ NOISY_LOGGERS: tuple[str, ...] = (
 
 # Each pattern's group 1 is kept and the rest of the match becomes "***".
 _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # user:password@ in a URL (scheme://user:pw@host): the user goes too
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^\s/@:]*:[^\s/@]*(?=@)"),
     # name=value / "name": "value" for names that hold credentials (api_key, HF_TOKEN, …);
-    # `token\b` leaves counts such as max_tokens=512 readable
-    re.compile(r"(?i)(\b[\w-]*(?:api[_-]?key|token|secret|password|passwd)\b[\"']?\s*[:=]\s*"
-               r"[\"']?)[^\s\"',}]+"),
+    # `token\b` leaves counts such as max_tokens=512 readable, and a name inside a path or
+    # file name (/etc/passwd: No such file, ./token: x) is not a name=value pair
+    re.compile(r"(?i)((?<![\w/\\.-])[\w-]*(?:api[_-]?key|token|secret|password|passwd)\b"
+               r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
     re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+)?[^\s\"',}]+"),
     re.compile(r"(?i)(\bbearer\s+)[\w.~+/=-]{8,}"),
     re.compile(r"()\b(?:sk|hf)[-_][\w-]{16,}"),  # OpenAI / Hugging Face style keys anywhere
@@ -48,6 +51,8 @@ def redact(text: str) -> str:
 
     >>> redact("POST https://x/v1 api_key=abc123 max_tokens=512 Authorization: Bearer tok.en.123")
     'POST https://x/v1 api_key=*** max_tokens=512 Authorization: ***'
+    >>> redact("http://user:pw@127.0.0.1:9/v1 failed; /etc/passwd: No such file")
+    'http://***@127.0.0.1:9/v1 failed; /etc/passwd: No such file'
     """
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(r"\1***", text)

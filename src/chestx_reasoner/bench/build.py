@@ -121,10 +121,46 @@ class _ImageExporter:
         return result
 
 
+# What a build writes into its folder; a rebuild clears these first, so no stale Parquet or
+# `hf` copy of the earlier items is left beside the new JSONL.
+BUILD_OUTPUTS = ("train.jsonl", "test.jsonl", "manifest.json", "images", "train.parquet",
+                 "test.parquet", "hf")
+
+
+def clear_build_folder(out: Path, sources: list[SourceSpec], overwrite: bool = False) -> None:
+    """Empty `out` of an earlier build's outputs; anything else in it (mined chains,
+    predictions made from the earlier items) is refused unless `overwrite`, which deletes it
+    too. A folder holding a source's own files is never emptied."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder (--out)")
+    for spec in sources:
+        root = Path(spec.root).resolve()
+        if root == out.resolve() or out.resolve() in root.parents:
+            raise ValueError(f"--out {out} holds the source {spec.root}; choose another --out")
+    others = sorted(p.name for p in out.iterdir()
+                    if p.name not in BUILD_OUTPUTS and not p.name.startswith(".export-"))
+    if others and not overwrite:
+        shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+        raise ValueError(f"{out} holds files that are not this build's ({shown}): made from "
+                         "an earlier benchmark, they would no longer match it; pass "
+                         "--overwrite to delete them or choose another --out")
+    for path in out.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildConfig,
-                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Read every source, build the items, write the benchmark; returns the manifest."""
+                    progress: Callable[[str], None] | None = None,
+                    overwrite: bool = False) -> dict[str, Any]:
+    """Read every source, build the items, write the benchmark; returns the manifest.
+
+    A folder with an earlier build is cleared first (`clear_build_folder`)."""
     out = Path(out)
+    clear_build_folder(out, sources, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     exporter = _ImageExporter(out, config.images)
     samples: dict[str, list[Sample]] = {split: [] for split in SPLITS}

@@ -53,6 +53,63 @@ class Sample:
         return asdict(self)
 
 
+TASK_NAMES = ("binary", "single", "multi", "multi_open", "anomaly", "temporal")
+OPEN_TASKS = frozenset({"multi_open"})  # answered with finding names, not an option letter
+_TEXT_FIELDS = ("question", "report", "source", "split", "prediction")  # string (or null)
+_LIST_FIELDS = ("images", "options", "reasoning")  # list of strings (or null: none)
+
+
+def sample_problem(record: dict[str, Any], *, prediction: bool = False) -> str | None:
+    """What is wrong with a Sample-shaped record, naming the field, or None when it is usable.
+
+    Checked before any work so that a wrong type is one line at read time, not a crash deep in
+    a job or a silently wrong score: `task` must be a known family, text fields text, list
+    fields lists of text, and an option task's gold `answer` a letter (A, B, …). Fields a job
+    does not need may be absent; `prediction=True` also requires a text `prediction` (and a
+    text `model`, if given). A letter beyond the options is left to the jobs (public dumps
+    have a few; mining refuses them with a reason, scoring grades them as unmatched).
+
+    >>> sample_problem({"task": "binary", "options": ["Yes", "No"], "answer": "Yes"})
+    "field 'answer' must be an option letter (A-B) for task 'binary', got 'Yes'"
+    >>> sample_problem({"task": "multi_open", "options": [], "answer": "edema"}) is None
+    True
+    """
+    task = record.get("task")
+    if "task" in record and task not in TASK_NAMES:
+        return f"field 'task': unknown task {task!r} (one of {', '.join(TASK_NAMES)})"
+    for key in _TEXT_FIELDS:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return f"field {key!r} must be a string, got {_type_name(record[key])}"
+    for key in _LIST_FIELDS:
+        value = record.get(key)
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(v, str) for v in value)):
+            what = _type_name(value) if not isinstance(value, list) else "a non-string item"
+            return f"field {key!r} must be a list of strings, got {what}"
+    if "answer" in record:
+        answer, options = record["answer"], record.get("options") or []
+        if not isinstance(answer, str):
+            return f"field 'answer' must be a string, got {_type_name(answer)}"
+        if task not in OPEN_TASKS and options and not (len(answer) == 1 and answer in LETTERS):
+            last = LETTERS[min(len(options), len(LETTERS)) - 1]
+            return (f"field 'answer' must be an option letter (A-{last}) for task {task!r}, "
+                    f"got {answer!r}")
+    if prediction:
+        if "prediction" not in record:
+            return "missing field 'prediction'"
+        if record["prediction"] is None:
+            return "field 'prediction' must be a string, got null"
+        if record.get("model") is not None and not isinstance(record["model"], str):
+            return f"field 'model' must be a string, got {_type_name(record['model'])}"
+    return None
+
+
+def _type_name(value: object) -> str:
+    names = {list: "array", dict: "object", str: "string", bool: "boolean", int: "number",
+             float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
 @dataclass(frozen=True, slots=True)
 class LabelReader:
     """Reads a study's labels as present / absent under the uncertain-label policy.

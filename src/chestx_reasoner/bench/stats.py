@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.bench.sample import LETTERS
+from chestx_reasoner.bench.sample import LETTERS, sample_problem
+from chestx_reasoner.jsonl import read_checked
+
+STATS_FIELDS = ("task", "source", "split", "answer")  # what the counts are made of
 
 
 def read_samples(bench: str | Path) -> list[dict[str, Any]]:
-    """Every item of BENCH/train.jsonl and BENCH/test.jsonl (or of one JSONL file)."""
+    """Every item of BENCH/train.jsonl and BENCH/test.jsonl (or of one JSONL file), each
+    checked for the fields the counts need (RecordError: one line naming file and line)."""
     bench = Path(bench)
     files = [bench] if bench.is_file() else [bench / f"{s}.jsonl" for s in ("train", "test")]
     samples = []
     for path in files:
         if not path.exists():
             continue
-        with open(path, encoding="utf-8") as handle:
-            samples.extend(json.loads(line) for line in handle if line.strip())
+        samples.extend(record for _, record in read_checked(
+            path, STATS_FIELDS, lists=("options",), check=sample_problem))
     if not samples:
         raise FileNotFoundError(f"{bench}: no train.jsonl or test.jsonl with items")
     return samples

@@ -98,13 +98,14 @@ def _build(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
 
 def _mine(split: str) -> Runner:
     def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
-        from chestx_reasoner.mining.run import RulesBackend, mine_file
+        from chestx_reasoner.mining.run import RulesBackend, mine_file, mine_settings
 
         items, out = (paths.train_items, paths.train_mined) if split == "train" else (
             paths.test_items, paths.test_mined)
         summary = mine_file(items, out, RulesBackend(seed=plan.settings.seed),
                             on_start=lambda todo, done: progress.start(todo + done, done),
-                            progress=progress.advance)
+                            progress=progress.advance,
+                            settings=mine_settings("rules", plan.settings.seed))
         return ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "resumed"
 
     return run
@@ -198,7 +199,7 @@ def _predict(name: str) -> Runner:
     def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
         from chestx_reasoner.models import LoadOptions, load_model
         from chestx_reasoner.models.base import GenerationSettings
-        from chestx_reasoner.models.predict import predict_file
+        from chestx_reasoner.models.predict import predict_file, predict_settings
 
         settings = GenerationSettings(max_new_tokens=plan.predict_tokens, temperature=0.0,
                                       seed=plan.settings.seed,
@@ -209,7 +210,8 @@ def _predict(name: str) -> Runner:
                                                            seed=plan.settings.seed))
         summary = predict_file(paths.test_mined, paths.predictions(name), adapter, settings,
                                on_start=lambda todo, done: progress.start(todo + done, done),
-                               progress=progress.advance)
+                               progress=progress.advance,
+                               made_by=predict_settings(adapter, paths.spec(name), settings))
         return f"{summary.predicted} items, {summary.rate:.1f} items/s"
 
     return run
@@ -217,12 +219,12 @@ def _predict(name: str) -> Runner:
 
 def _score(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
     from chestx_reasoner.scoring.judge_rules import RulesJudge
-    from chestx_reasoner.scoring.score import score_file
+    from chestx_reasoner.scoring.score import score_file, score_settings
 
     files = [paths.predictions(name) for name in (*BASELINES, *TRAINED)]
     run, _ = score_file(files, paths.scored, RulesJudge(),
                         on_start=lambda todo, done: progress.start(todo + done, done),
-                        progress=progress.advance)
+                        progress=progress.advance, settings=score_settings("rules"))
     return f"{run.scored + run.already_done} predictions scored by the offline judge"
 
 

@@ -17,9 +17,17 @@ import re
 from typing import Any
 
 from chestx_reasoner.bench.sample import LETTERS
-from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
+from chestx_reasoner.llm.client import (
+    ChatClient,
+    LLMError,
+    LLMOutputError,
+    LLMSettings,
+    Usage,
+    run,
+)
+from chestx_reasoner.logging_setup import redact
 from chestx_reasoner.mining.rules import Chain, UnknownFinding, mine_rules
-from chestx_reasoner.mining.run import failure_reason, result_record
+from chestx_reasoner.mining.run import FAILED, failure_reason, result_record
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict
 from chestx_reasoner.reports.sections import split_temporal
 
@@ -184,5 +192,8 @@ class LLMBackend:
                 complaint = (failure_reason(verdict) if not verdict.ok
                              else "a step mentions the report or the plan")
             return result_record(item, Chain([], []), "dropped", complaint, self.name)
-        except LLMError as error:
-            return result_record(item, Chain([], []), "dropped", f"LLM error: {error}", self.name)
+        except LLMOutputError as error:  # the model answered, unusably: a result
+            return result_record(item, Chain([], []), "dropped", f"LLM error: {redact(str(error))}",
+                                 self.name)
+        except LLMError as error:  # no answer (server down, auth): not a result, retried
+            return result_record(item, Chain([], []), FAILED, redact(str(error)), self.name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import (
     RecordError,
     ResumableWriter,
@@ -24,8 +25,10 @@ from chestx_reasoner.jsonl import (
 from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, status_of
 from chestx_reasoner.reports.sections import split_temporal
+from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
 REQUIRED = ("id", "task", "question", "options", "answer", "report")
+FAILED = "failed"  # a backend's status for an item whose calls failed: not written, retried
 LISTS = ("options",)
 BATCH = 64
 
@@ -36,6 +39,8 @@ class MineSummary:
     already_done: int = 0
     status: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    failed: int = 0  # items not written because their backend calls failed (a rerun retries)
+    first_failure: str = ""
 
     @property
     def rate(self) -> float:
@@ -44,14 +49,15 @@ class MineSummary:
 
 def read_items(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Benchmark items, each checked for the fields mining needs (file:line errors)."""
-    return (record for _, record in read_checked(path, REQUIRED, lists=LISTS, limit=limit))
+    return (record for _, record in read_checked(path, REQUIRED, lists=LISTS, limit=limit,
+                                                     check=sample_problem))
 
 
 def check_items(path: Path, limit: int | None = None) -> list[str]:
     """All ids, after checking every record, that no id repeats and that a `finding` names a
     known finding in any case or wording ("fracture" for "Fracture"), before any work."""
-    return unique_ids(path, _known_findings(path, read_checked(path, REQUIRED, lists=LISTS,
-                                                                limit=limit)))
+    return unique_ids(path, _known_findings(path, read_checked(
+        path, REQUIRED, lists=LISTS, limit=limit, check=sample_problem)))
 
 
 def _known_findings(path: Path, records: Iterator[tuple[int, dict[str, Any]]]
@@ -87,8 +93,10 @@ class RulesBackend:
         for i, item in enumerate(items):
             current = labeled[2 * i + 1]
             if isinstance(current, Exception) or not pairs[i][1].strip():
-                # A temporal pair cut after "Current Report:" tells no change to mine.
-                why = "the current report is empty" if pairs[i][0] else None
+                # An unreadable report (e.g. over the NLP's length limit) says why, as does
+                # a temporal pair cut after "Current Report:", which tells no change to mine.
+                why = str(current) if isinstance(current, Exception) else (
+                    "the current report is empty" if pairs[i][0] else None)
                 drafts.append(result_record(item, Chain([], []), "no report", why))
                 continue
             try:
@@ -150,11 +158,38 @@ def result_record(item: dict[str, Any], chain: Chain, status: str, why: str | No
     return record
 
 
+def mine_settings(backend: str, seed: int, llm_model: str | None = None) -> dict[str, Any]:
+    """What shapes a mined file (recorded beside it): the same for `chestx mine` and the demo."""
+    return {"backend": backend, "seed": seed, "llm_model": llm_model}
+
+
+def _input_fields(record: dict[str, Any]) -> list[Any]:
+    """What a chain is mined from: an output made from other values is another run's."""
+    return [record.get(k) for k in ("task", "question", "options", "answer", "report")]
+
+
+def check_resume(bench: Path, out: Path, limit: int | None = None) -> None:
+    """Refuse (RecordError) an id already in `out` that was mined from other input values."""
+    refuse_changed_inputs(
+        out, ((f"{bench}:{line}", record) for line, record in
+              read_checked(bench, REQUIRED, lists=LISTS, limit=limit)),
+        lambda r: str(r["id"]), _input_fields, "item (task, question, options, answer or report)")
+
+
 def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
               progress: Callable[[int], None] | None = None,
-              on_start: Callable[[int, int], None] | None = None) -> MineSummary:
-    """Mine every item of `bench` not yet in `out`; returns counts per status."""
+              on_start: Callable[[int, int], None] | None = None,
+              settings: dict[str, Any] | None = None, overwrite: bool = False) -> MineSummary:
+    """Mine every item of `bench` not yet in `out`; returns counts per status.
+
+    `settings` (what shapes the chains: backend, seed, model) are recorded beside `out` and a
+    rerun with others is refused (`runinfo`); `overwrite` starts over. An item whose backend
+    calls failed (`status == "failed"`: a server down) is not written, so a rerun retries it.
+    """
     ids = check_items(bench, limit)
+    if settings is not None:
+        claim_output(out, "mine", settings, overwrite=overwrite)
+    check_resume(bench, out, limit)
     summary = MineSummary()
     start = time.perf_counter()
     with ResumableWriter(out) as writer:
@@ -170,9 +205,14 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
             for item in batch:
                 record = results.get(item["id"]) or result_record(
                     item, Chain([], []), "no report", None, backend.name)
-                writer.write(record)
-                summary.status[record["mining"]["status"]] += 1
-                summary.items += 1
+                status = record["mining"]["status"]
+                if status == FAILED:
+                    summary.failed += 1
+                    summary.first_failure = summary.first_failure or record["mining"]["why"]
+                else:
+                    writer.write(record)
+                    summary.status[status] += 1
+                    summary.items += 1
                 if progress:
                     progress(1)
     summary.seconds = time.perf_counter() - start

@@ -9,6 +9,7 @@ the user passes `allow_download` (`--allow-download`): nothing is fetched unaske
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,14 +17,29 @@ from chestx_reasoner.models import MODELS, LoadOptions
 from chestx_reasoner.models.base import GenerationSettings, ModelLoadError, PreparedItem
 from chestx_reasoner.models.prompt import build_messages, render_prompt
 
+_DEVICE = re.compile(r"cpu|mps|cuda(:\d+)?")
+
 
 def pick_device(device: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; anything else as given."""
-    if device != "auto":
-        return device
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; cpu, cuda, cuda:N or mps as given,
+    if there is one: asking for a GPU that is not there is an error, never a CPU run."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not _DEVICE.fullmatch(device):
+        raise ModelLoadError(f"--device {device!r}: choose auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelLoadError(f"--device {device}: no CUDA GPU is visible to torch "
+                                 "(use --device cpu or auto)")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ModelLoadError(f"--device {device}: only {torch.cuda.device_count()} "
+                                 "CUDA GPU(s) visible")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError("--device mps: MPS is not available (use --device cpu or auto)")
+    return device
 
 
 def batch_seed(seed: int, items: list[PreparedItem]) -> int:

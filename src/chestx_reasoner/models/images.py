@@ -56,7 +56,8 @@ def _read_errors(path: Path) -> Iterator[None]:
         yield
     except DatasetError as error:  # DICOM: already one line naming the file
         raise ImageReadError(str(error)) from error
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+            SyntaxError) as error:  # a bomb: more pixels than Pillow's safety limit
         why = " ".join(str(error).split()) or type(error).__name__
         raise ImageReadError(f"{path}: unreadable image ({why})") from error
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, batched, read_checked, unique_ids
 from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
 from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
+from chestx_reasoner.runinfo import claim_output, digest, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "question", "options", "answer")
@@ -43,12 +45,14 @@ class PredictSummary:
 
 def read_samples(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Benchmark items, each checked for what prediction needs (one-line file:line errors)."""
-    return (record for _, record in read_checked(path, REQUIRED, lists=LISTS, limit=limit))
+    return (record for _, record in read_checked(path, REQUIRED, lists=LISTS, limit=limit,
+                                                     check=sample_problem))
 
 
 def check_samples(path: Path, limit: int | None = None) -> list[str]:
     """Every id, after checking all records and that none repeats, before any model work."""
-    return unique_ids(path, read_checked(path, REQUIRED, lists=LISTS, limit=limit))
+    return unique_ids(path, read_checked(path, REQUIRED, lists=LISTS, limit=limit,
+                                         check=sample_problem))
 
 
 def existing_model(out: Path) -> str | None:
@@ -102,17 +106,64 @@ def prepare(sample: dict[str, Any], root: Path, image_input: str,
     return item
 
 
+def checkpoint_fingerprint(spec: str) -> str:
+    """What identifies the weights behind a model spec, cheaply: for a local folder, each
+    weight file's name, size and a digest of its first and last MiB (a retrained checkpoint
+    under the same name differs); otherwise the spec itself (a hub id, a server's model)."""
+    kind, sep, rest = spec.partition(":")
+    folder = Path(rest if sep and kind == "hf" else spec)
+    if not folder.is_dir():
+        return spec
+    parts: list[Any] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".safetensors", ".bin", ".pt", ".pth") or path.name == "config.json":
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                head = handle.read(1 << 20)
+                handle.seek(max(0, size - (1 << 20)))
+                tail = handle.read(1 << 20)
+            parts.append([path.name, size, digest([head.hex(), tail.hex()])])
+    return digest(parts) if parts else spec
+
+
+def predict_settings(model: ModelAdapter, spec: str, settings: GenerationSettings
+                     ) -> dict[str, Any]:
+    """What shapes a predictions file (recorded beside it): the model's name, the weights'
+    fingerprint and the generation settings; the same for `chestx predict` and the demo."""
+    return {"model": model.name, "checkpoint": checkpoint_fingerprint(spec),
+            "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+            "seed": settings.seed}
+
+
+def _input_fields(record: dict[str, Any]) -> list[Any]:
+    """What a prediction is made from: an output made from other values is another run's."""
+    return [record.get(k) for k in ("task", "question", "options", "images")]
+
+
 def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: GenerationSettings, *,
                  image_root: Path | None = None, limit: int | None = None,
                  on_start: Callable[[int, int], None] | None = None,
-                 progress: Callable[[int], None] | None = None) -> PredictSummary:
-    """Predict every item of `bench` not yet in `out`; returns what was done and skipped."""
+                 progress: Callable[[int], None] | None = None,
+                 made_by: dict[str, Any] | None = None, overwrite: bool = False,
+                 ) -> PredictSummary:
+    """Predict every item of `bench` not yet in `out`; returns what was done and skipped.
+
+    `made_by` (model, checkpoint fingerprint, generation settings) is recorded beside `out`
+    and a rerun with another is refused (`runinfo`), as is an id already predicted from other
+    item values; `overwrite` starts over.
+    """
     bench, out = Path(bench), Path(out)
     ids = check_samples(bench, limit)
+    if made_by is not None:
+        claim_output(out, "predict", made_by, overwrite=overwrite)
     previous = existing_model(out)
     if previous is not None and previous != model.name:
         raise RecordError(f"{out}: already holds predictions of model {previous!r}, not "
                           f"{model.name!r}; write to another --out")
+    refuse_changed_inputs(
+        out, ((f"{bench}:{line}", record) for line, record in
+              read_checked(bench, REQUIRED, lists=LISTS, limit=limit)),
+        lambda r: str(r["id"]), _input_fields, "item (task, question, options or images)")
     root = image_root or bench.parent
     summary = PredictSummary()
     skips = _Skips(summary)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chestx_reasoner.bench.sample import FINDING_NAMES
-from chestx_reasoner.jsonl import iter_records
+from chestx_reasoner.jsonl import RecordError, iter_records
 from chestx_reasoner.models.prompt import FORMAT_TOKENS, IMAGE_LABELS, instruction, target_text
 
 # Qwen2-VL's control tokens, in Qwen's order; ids are 0..6 in our vocabulary.
@@ -92,14 +92,19 @@ def format_texts() -> list[str]:
 
 
 def item_texts(paths: Iterable[Path]) -> Iterator[str]:
-    """Questions, options, answers, reports and reasoning of benchmark or mined JSONL files."""
+    """Questions, options, answers, reports and reasoning of benchmark or mined JSONL files;
+    a file without any record is an error (a tokenizer trained on nothing would be useless)."""
     for path in paths:
+        empty = True
         for _line, record in iter_records(path):
+            empty = False
             for key in ("question", "report", "answer"):
                 if isinstance(record.get(key), str):
                     yield record[key]
             for key in ("options", "reasoning"):
                 yield from (str(x) for x in record.get(key) or [])
+        if empty:
+            raise RecordError(f"{path}: no records to train the tokenizer on (--data)")
 
 
 def synthetic_texts(n: int = 400, seed: int = 0) -> Iterator[str]:

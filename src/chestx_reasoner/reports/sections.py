@@ -54,12 +54,25 @@ class Section:
     text: str
 
 
+# spaCy refuses longer texts (E088, `nlp.max_length`); no real report comes near it.
+MAX_TEXT_CHARS = 1_000_000
+
+
+def check_text_length(text: str, what: str = "report") -> None:
+    """Raise ReportError for a text the NLP pipeline cannot read (over MAX_TEXT_CHARS), so one
+    giant record becomes that record's error instead of stopping the whole job."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ReportError(f"{what} is {len(text):,} characters long, over the "
+                          f"{MAX_TEXT_CHARS:,} the NLP pipeline reads")
+
+
 def check_report(report: object) -> str:
     """Return the report if it is usable text, else raise ReportError saying why."""
     if report is None:
         raise ReportError("report is missing (null)")
     if not isinstance(report, str):
         raise ReportError(f"report must be text, got {type(report).__name__}")
+    check_text_length(report)
     if not report.strip():
         raise ReportError("report is empty")
     if not re.search(r"[A-Za-z]{2,}", PLACEHOLDER_RE.sub(" ", report)):

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from chestx_reasoner.llm.client import ChatClient, LLMError, LLMSettings, Usage, run
+from chestx_reasoner.llm.client import (
+    ChatClient,
+    LLMError,
+    LLMOutputError,
+    LLMSettings,
+    Usage,
+    run,
+)
+from chestx_reasoner.logging_setup import redact
 from chestx_reasoner.scoring.judge_rules import Judgment
 
 SYSTEM = ("You are a senior radiologist grading a model's chest X-ray reasoning. Answer with "
@@ -70,6 +79,14 @@ def steps_messages(item: dict[str, Any], steps: Sequence[str]) -> list[dict[str,
         "(neither), with the reference sentence as evidence or null.")}]
 
 
+@dataclass(frozen=True, slots=True)
+class JudgeFailed:
+    """The judge could not be asked (connection refused, auth, retries spent): the item gets
+    no verdict and is left for a rerun, rather than written with null scores."""
+
+    failure: str
+
+
 class LLMJudge:
     """Judges with any OpenAI-compatible model; same `judge_many` as the offline judge."""
 
@@ -81,11 +98,12 @@ class LLMJudge:
         return self.usage.summary(self.settings)
 
     def judge_many(self, items: Sequence[dict[str, Any]], steps: Sequence[list[str]],
-                   correct: Sequence[bool | None] | None = None) -> list[Judgment]:
+                   correct: Sequence[bool | None] | None = None,
+                   ) -> list[Judgment | JudgeFailed]:
         return run(self._judge_all(items, steps))
 
     async def _judge_all(self, items: Sequence[dict[str, Any]],
-                         steps: Sequence[list[str]]) -> list[Judgment]:
+                         steps: Sequence[list[str]]) -> list[Judgment | JudgeFailed]:
         async with ChatClient(self.settings) as client:
             try:
                 return list(await asyncio.gather(*(
@@ -95,7 +113,7 @@ class LLMJudge:
                 self.usage.add(client.usage)
 
     async def _judge_one(self, client: ChatClient, item: dict[str, Any],
-                         steps: list[str]) -> Judgment:
+                         steps: list[str]) -> Judgment | JudgeFailed:
         has_reference = bool(item.get("reasoning"))
         try:
             found = await client.complete_json(findings_messages(item, steps),
@@ -109,10 +127,12 @@ class LLMJudge:
                                                                           "unsupported"),
                              "evidence": by_step.get(i, {}).get("evidence")}
                             for i, s in enumerate(steps)]
-        except LLMError as error:
+        except LLMOutputError as error:  # the judge answered, unusably: a (null) verdict
             return Judgment(None, None, None, steps=[{"text": s, "verdict": "unsupported",
                                                       "evidence": f"judge error: {error}"}
                                                      for s in steps])
+        except LLMError as error:  # no answer at all (server down): not a verdict, retried
+            return JudgeFailed(redact(str(error)))
         ref, pred = found["reference_findings"], found["prediction_findings"]
         completeness = (sum(r["recalled"] for r in ref) / len(ref) if ref else None) \
             if has_reference else None

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.jsonl import ResumableWriter, write_atomic
+from chestx_reasoner.bench.sample import sample_problem
+from chestx_reasoner.jsonl import RecordError, ResumableWriter, record_id, write_atomic
+from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "answer")
@@ -31,6 +33,8 @@ class ScoreRun:
     already_done: int = 0
     malformed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    failed: int = 0  # items the judge could not be asked about (not written; a rerun retries)
+    first_failure: str = ""
 
     @property
     def rate(self) -> float:
@@ -42,27 +46,14 @@ def read_predictions(path: Path, malformed: list[str], seen: dict[str, str] | No
     """Prediction records; a bad line is logged as `file:line: why`, counted and skipped.
     `seen` (key -> where first read) spans several files when they are scored together."""
     seen = {} if seen is None else seen
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            record, problem = _parse_prediction(path, number, raw)
+            if problem:
+                malformed.append(f"{path}:{number}: {problem}")
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                malformed.append(f"{path}:{number}: invalid JSON ({error.msg})")
+            if record is None:
                 continue
-            if not isinstance(record, dict):
-                malformed.append(f"{path}:{number}: not a JSON object")
-                continue
-            missing = [k for k in REQUIRED if k not in record]
-            if missing:
-                malformed.append(f"{path}:{number}: missing field {missing[0]!r}")
-                continue
-            if record.get("options") is not None and not isinstance(record["options"], list):
-                malformed.append(f"{path}:{number}: field 'options' must be a list")
-                continue
-            record.setdefault("model", "default")
-            record["model"] = str(record["model"] or "default")
             key = _key(record)
             if key in seen:
                 malformed.append(f"{path}:{number}: duplicate id {record['id']!r} for model "
@@ -72,12 +63,56 @@ def read_predictions(path: Path, malformed: list[str], seen: dict[str, str] | No
             yield record
 
 
+def _parse_prediction(path: Path, number: int, raw: bytes
+                      ) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, None), (None, why the line is unusable) or (None, None) for a blank line."""
+    try:
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        return None, f"not UTF-8 ({error.reason})"
+    if not line.strip():
+        return None, None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return None, f"invalid JSON ({error.msg})"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    if not isinstance(record, dict):
+        return None, "not a JSON object"
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        return None, f"missing field {missing[0]!r}"
+    try:
+        record_id(path, number, record)
+    except RecordError as error:
+        return None, str(error).split(": ", 1)[1]
+    if problem := sample_problem(record, prediction=True):
+        return None, problem
+    record["model"] = str(record.get("model") or "default")
+    return record, None
+
+
 def _key(record: dict[str, Any]) -> str:
     return f"{record['model']}\t{record['id']}"
 
 
-def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any]]:
-    """Score one batch: answer, outcome, judge; returns the items.jsonl records."""
+def score_settings(judge: str, llm_model: str | None = None) -> dict[str, Any]:
+    """What shapes a score folder (OUT/run.json): the same for `chestx score` and the demo."""
+    return {"judge": judge, "llm_model": llm_model}
+
+
+def _input_fields(record: dict[str, Any]) -> list[Any]:
+    """What an item's scores are made from (an items.jsonl line keeps them all)."""
+    return [record.get("task"), record.get("answer"), record.get("prediction"),
+            record.get("options") or []]
+
+
+def score_items(records: list[dict[str, Any]], judge: Any,
+                failures: list[str] | None = None) -> list[dict[str, Any]]:
+    """Score one batch: answer, outcome, judge; returns the items.jsonl records. An item the
+    judge could not be asked about (`failure` set: a server down) is left out, its reason
+    appended to `failures`."""
     from chestx_reasoner.scoring.outcome import answer_score
     from chestx_reasoner.scoring.parse import extract_reasoning, parse_answer, split_steps
 
@@ -93,6 +128,10 @@ def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any
     scale = getattr(judge, "calibration", None)
     out = []
     for record, answer, score, judgment in zip(records, parsed, scores, judgments, strict=True):
+        if (failure := getattr(judgment, "failure", None)) is not None:
+            if failures is not None:
+                failures.append(failure)
+            continue
         has_reference = bool(record.get("reasoning"))
         out.append({
             "key": _key(record), "id": record["id"], "model": record["model"],
@@ -120,29 +159,44 @@ def score_items(records: list[dict[str, Any]], judge: Any) -> list[dict[str, Any
 def score_file(predictions: Path | Sequence[Path], out_dir: Path, judge: Any,
                progress: Callable[[int], None] | None = None,
                on_start: Callable[[int, int], None] | None = None,
-               html: bool = True) -> tuple[ScoreRun, dict[str, Any]]:
+               html: bool = True, settings: dict[str, Any] | None = None,
+               overwrite: bool = False) -> tuple[ScoreRun, dict[str, Any]]:
     """Score every prediction (of one file, or several: one per model) not yet in
-    OUT/items.jsonl, then write summary and report."""
+    OUT/items.jsonl, then write summary and report.
+
+    A prediction whose model and id are already scored from another prediction, answer or
+    task is refused (RecordError): resuming would report the earlier file's verdicts for the
+    new one. `settings` (the judge) are recorded in OUT/run.json and a rerun with others is
+    refused; `overwrite` starts over.
+    """
     from chestx_reasoner.scoring.stats import summarize
 
+    files = [predictions] if isinstance(predictions, str | Path) else list(predictions)
+    if settings is not None:
+        claim_output(out_dir, "score", settings, overwrite=overwrite, folder=True, outputs=[
+            out_dir / name for name in ("items.jsonl", "summary.json", "report.html")])
     out_dir.mkdir(parents=True, exist_ok=True)
     run = ScoreRun()
     start = time.perf_counter()
-    files = [predictions] if isinstance(predictions, str | Path) else list(predictions)
     seen: dict[str, str] = {}
     records = [record for path in files
                for record in read_predictions(Path(path), run.malformed, seen)]
+    refuse_changed_inputs(out_dir / "items.jsonl", ((seen[_key(r)], r) for r in records),
+                          _key, _input_fields, "prediction, answer or task")
+    failures: list[str] = []
     with ResumableWriter(out_dir / "items.jsonl", id_key="key") as writer:
         todo = [r for r in records if _key(r) not in writer]
         run.already_done = len(records) - len(todo)
         if on_start:
             on_start(len(todo), run.already_done)
         for i in range(0, len(todo), BATCH):
-            for item in score_items(todo[i: i + BATCH], judge):
+            batch = todo[i: i + BATCH]
+            for item in score_items(batch, judge, failures):
                 writer.write(item)
                 run.scored += 1
-                if progress:
-                    progress(1)
+            if progress:
+                progress(len(batch))
+    run.failed, run.first_failure = len(failures), (failures or [""])[0]
     run.seconds = time.perf_counter() - start
     with open(out_dir / "items.jsonl", encoding="utf-8") as handle:
         items = [json.loads(line) for line in handle if line.strip()]

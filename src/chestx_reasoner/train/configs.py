@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig, SFTConfig
 
+from chestx_reasoner.train import KEEP_CHECKPOINTS, SAVE_STEPS
+
 # LoRA on the language model's attention and MLP projections only: the vision tower (`qkv`,
 # `fc1`…) and the merger stay frozen, as in the paper's recipe of tuning the LLM on reasoning.
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
@@ -65,6 +67,11 @@ class ChestXSFTConfig(SFTConfig):
         "help": "Truncate prompt+completion to this many tokens (None: never; a cut through an "
                 "image's tokens would break Qwen2-VL)."})
     logging_steps: float = field(default=1, metadata={"help": "Log every N steps."})
+    # TRL saves every 500 steps: a short run stopped before then had kept nothing.
+    save_steps: float = field(default=SAVE_STEPS, metadata={
+        "help": "Save a checkpoint (for --resume) every N optimizer steps and at the end."})
+    save_total_limit: int | None = field(default=KEEP_CHECKPOINTS, metadata={
+        "help": "Keep only the newest N checkpoints."})
     remove_unused_columns: bool | None = field(default=False, metadata={
         "help": "Keep the dataset's columns: its chat messages are built from them on access."})
 
@@ -96,6 +103,10 @@ class ChestXGRPOConfig(GRPOConfig):
         "help": "Deprecated alias of activation_checkpointing (Transformers 5); None: by device."})
     logging_steps: float = field(default=1, metadata={
         "help": "Log every N steps (each reward's mean is logged as rewards/<name>/mean)."})
+    save_steps: float = field(default=SAVE_STEPS, metadata={
+        "help": "Save a checkpoint (for --resume) every N optimizer steps and at the end."})
+    save_total_limit: int | None = field(default=KEEP_CHECKPOINTS, metadata={
+        "help": "Keep only the newest N checkpoints."})
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.reward_funcs if name not in REWARD_NAMES]

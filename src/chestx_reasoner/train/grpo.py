@@ -92,6 +92,11 @@ def make_grpo_trainer(data: Path, model_spec: str, config: ChestXGRPOConfig,
         require_vllm()
     dataset, summary = build_grpo_dataset(
         data, image_root=Path(config.image_root) if config.image_root else None)
+    weights = dict(zip(config.reward_funcs, config.reward_weights or [1.0] * 3, strict=False))
+    if not summary.reasoning and weights.get("process", 0.0) > 0:
+        raise TrainError(f"{data}: no item has a mined chain, so the process reward is never "
+                         "paid: run `chestx mine` on it first (or give it weight 0 with "
+                         "--reward-weights F,O,0)")
     model, processor = load_trainable(model_spec)
     # the reference model of the KL term is read from model_spec by TRL; only the policy resumes
     restore_weights(model, resume_from)
@@ -105,16 +110,29 @@ def run_grpo(data: Path, model_spec: str, config: ChestXGRPOConfig, *, resume: b
              callbacks: list[Any] | None = None) -> TrainResult:
     """Train, save to `config.output_dir` (loads as hf:OUT), and say what happened;
     `callbacks` are Transformers `TrainerCallback`s that show progress."""
+    from chestx_reasoner.train.guard import (
+        check_out,
+        finished_run,
+        run_ended,
+        save_errors,
+        train_or_restore,
+    )
+
     out = Path(config.output_dir)
+    check_out(out, model_spec)
     last = checkpoint_to_resume(out, resume)
+    if (done := finished_run(out, last, config.max_steps)) is not None:
+        return done
+    ended = run_ended(last, config.max_steps) and not getattr(config, "use_lora", False)
     trainer, processor, summary = make_grpo_trainer(data, model_spec, config, callbacks, last)
     log.info("GRPO data: %d prompts (%d with a reference chain); rewards %s, weights %s",
              summary.items, summary.reasoning, config.reward_funcs, config.reward_weights)
-    trainer.train(resume_from_checkpoint=last)
     card = {"made_by": "chestx train grpo", "base_model": model_spec, "data": str(data),
             "prompts": summary.items, "rewards": config.reward_funcs,
             "reward_weights": config.reward_weights, "num_generations": config.num_generations,
             "beta": config.beta}
-    save_trained(trainer, processor, out, card)
+    with save_errors(out):
+        train_or_restore(trainer, last, ended)
+        save_trained(trainer, processor, out, card)
     return TrainResult(out, trainer.state.global_step, summary, last,
                        list(trainer.state.log_history))

@@ -41,6 +41,7 @@ class TrainResult:
     data: DataSummary
     resumed_from: str | None = None
     log_history: list[dict[str, Any]] = field(default_factory=list)
+    finished_before: bool = False  # --resume found the run finished: nothing was trained
 
 
 # --- shared by both stages ------------------------------------------------------------------
@@ -206,14 +207,27 @@ def run_sft(data: Path, model_spec: str, config: ChestXSFTConfig, *, resume: boo
             callbacks: list[Any] | None = None) -> TrainResult:
     """Train, save to `config.output_dir`, and say what happened; `callbacks` are Transformers
     `TrainerCallback`s that show progress (they replace the Trainer's progress bar)."""
+    from chestx_reasoner.train.guard import (
+        check_out,
+        finished_run,
+        run_ended,
+        save_errors,
+        train_or_restore,
+    )
+
     out = Path(config.output_dir)
+    check_out(out, model_spec)
     last = checkpoint_to_resume(out, resume)
+    if (done := finished_run(out, last, config.max_steps)) is not None:
+        return done
+    ended = run_ended(last, config.max_steps) and not getattr(config, "use_lora", False)
     trainer, processor, summary = make_sft_trainer(data, model_spec, config, callbacks, last)
     log.info("SFT data: %s", summary.describe())
-    trainer.train(resume_from_checkpoint=last)
     card = {"made_by": "chestx train sft", "base_model": model_spec, "data": str(data),
             "examples": summary.describe(), "lora": config.use_lora,
             "answer_only_ratio": config.answer_only_ratio}
-    save_trained(trainer, processor, out, card)
+    with save_errors(out):
+        train_or_restore(trainer, last, ended)
+        save_trained(trainer, processor, out, card)
     return TrainResult(out, trainer.state.global_step, summary, last,
                        list(trainer.state.log_history))
