@@ -95,8 +95,10 @@ class RulesBackend:
             if isinstance(current, Exception) or not pairs[i][1].strip():
                 # An unreadable report (e.g. over the NLP's length limit) says why, as does
                 # a temporal pair cut after "Current Report:", which tells no change to mine.
-                why = str(current) if isinstance(current, Exception) else (
-                    "the current report is empty" if pairs[i][0] else None)
+                if pairs[i][0] and not pairs[i][1].strip():
+                    why = "the current report is empty"
+                else:
+                    why = str(current) if isinstance(current, Exception) else None
                 drafts.append(result_record(item, Chain([], []), "no report", why))
                 continue
             try:
