@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def test_plan_is_fixed_by_the_settings_and_grows_with_the_minutes() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--studies", "10"], "--studies must be at least 50"),
     (["--minutes", "0"], "--minutes must be positive"),
+    (["--speed", "0"], "--speed must be in (0, 10]"),
 ])
 def test_bad_settings_fail_on_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), *args])
@@ -53,22 +55,66 @@ def test_bad_settings_fail_on_one_line(tmp_path: Path, args: list[str], message:
     assert not (tmp_path / "d").exists()
 
 
+def _measured(level: float = 1.0) -> Callable[[], tuple[float, float]]:
+    return lambda: (level, level * 0.97)
+
+
+def _never() -> tuple[float, float]:
+    raise AssertionError("the speed was measured again")
+
+
 def test_folder_is_claimed_for_one_set_of_settings(tmp_path: Path) -> None:
     paths = DemoPaths(tmp_path / "d")
-    check_folder(paths, DemoSettings(100, 1), overwrite=False)
-    check_folder(paths, DemoSettings(100, 1), overwrite=False)  # a rerun: same settings
-    with pytest.raises(DemoFolderError, match="--studies 100, --minutes 1"):
-        check_folder(paths, DemoSettings(200, 1), overwrite=False)
+    check_folder(paths, DemoSettings(100, 1), overwrite=False, measure=_measured())
+    check_folder(paths, DemoSettings(100, 1), overwrite=False, measure=_never)  # same settings
+    with pytest.raises(DemoFolderError, match=r"\(--studies 100, --minutes 1, --seed 0\)"):
+        check_folder(paths, DemoSettings(200, 1), overwrite=False, measure=_never)
     (paths.root / "stages").mkdir()
-    check_folder(paths, DemoSettings(200, 1), overwrite=True)  # starts over
+    check_folder(paths, DemoSettings(200, 1), overwrite=True, measure=_measured())  # over
     assert not (paths.root / "stages").exists()
     assert json.loads((paths.root / "demo.json").read_text())["settings"]["studies"] == 200
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(DemoFolderError, match="not empty and holds no demo"):
-        check_folder(DemoPaths(foreign), DemoSettings(100, 1), overwrite=False)
+        check_folder(DemoPaths(foreign), DemoSettings(100, 1), overwrite=False,
+                     measure=_never)
     assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_a_slower_machine_gets_fewer_steps_that_fit_the_same_minutes() -> None:
+    reference = plan_for(DemoSettings(1000, 8), speed=1.0)
+    slow = plan_for(DemoSettings(1000, 8), speed=0.5)
+    assert slow.sft_steps < reference.sft_steps and slow.grpo_steps < reference.grpo_steps
+    for plan in (reference, slow):  # both planned to the budget, within rounding
+        assert abs(sum(plan.estimates.values()) - 8 * 60) < 5
+    assert "0.5x the reference" in slow.describe()
+    assert plan_for(DemoSettings(1000, 8, speed=1.0), speed=0.5) == plan_for(
+        DemoSettings(1000, 8, speed=1.0))  # --speed wins over a measurement
+
+
+def test_the_measured_speed_is_kept_and_resumed_and_speed_pins_the_plan(tmp_path: Path
+                                                                        ) -> None:
+    paths = DemoPaths(tmp_path / "d")
+    assert check_folder(paths, DemoSettings(100, 1), False, measure=_measured(0.64)) == 0.64
+    marker = json.loads((paths.root / "demo.json").read_text())
+    assert marker["speed"] == 0.64 and marker["measured_speed"] == pytest.approx(0.62, 0.01)
+    # a rerun on a busier (or quieter) machine resumes the same plan: nothing is re-measured
+    assert check_folder(paths, DemoSettings(100, 1), False, measure=_never) == 0.64
+    pinned = DemoPaths(tmp_path / "pinned")
+    assert check_folder(pinned, DemoSettings(100, 1, speed=1.0), False, measure=_never) == 1.0
+    with pytest.raises(DemoFolderError, match=r"--seed 0, --speed 1\.0\)"):  # another run
+        check_folder(pinned, DemoSettings(100, 1), False, measure=_never)
+
+
+def test_speed_is_measured_from_real_training_steps_and_rounded_down_to_a_level() -> None:
+    from chestx_reasoner.demo.calibrate import SPEED_LEVELS, measure_speed, speed_level
+
+    measured = measure_speed(steps=2)
+    assert 0.01 < measured < 100
+    assert speed_level(measured) in SPEED_LEVELS
+    assert speed_level(0.5) == 0.5 and speed_level(0.3) == 0.32 and speed_level(3.0) == 1.0
+    assert speed_level(float("nan")) == SPEED_LEVELS[-1]
 
 
 def test_every_stage_names_a_real_chestx_command(tmp_path: Path) -> None:

@@ -18,8 +18,12 @@ def demo_command(
                    ] = Path("demo-out"),
     studies: Annotated[int, typer.Option(help="Synthetic studies in the cohort.")] = 1000,
     minutes: Annotated[float, typer.Option(
-        help="Time budget on 2 CPU cores; fixes the training steps (not a timer).")] = 7.0,
+        help="Time budget; fixes the training steps once (not a timer).")] = 8.0,
     seed: Annotated[int, typer.Option(help="Seed of every stage.")] = 0,
+    speed: Annotated[float | None, typer.Option(
+        help="Plan the minutes for this speed relative to the reference 2-core machine (1: "
+        "the README's plan and table on any machine). Default: measured at the first start "
+        "and kept in DIR.", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Start over in a folder that holds another "
                                             "run.")] = False,
 ) -> None:
@@ -39,7 +43,7 @@ def demo_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        settings = DemoSettings(studies=studies, minutes=minutes, seed=seed)
+        settings = DemoSettings(studies=studies, minutes=minutes, seed=seed, speed=speed)
     except ValueError as exc:
         _fail(str(exc))
     verbose = logging.getLogger().level <= logging.DEBUG

@@ -1,9 +1,10 @@
 """What a demo run will do: settings in, a fixed plan of step counts out.
 
 Why a plan and not a timer: `--minutes` must not make training stop "when time is up", or a
-rerun after an interrupt (or a faster machine) would train a different model and print a
-different table. The minutes become step counts once, through rates measured on the 2-core
-reference machine; the same settings always give the same plan, and so the same final table.
+rerun after an interrupt would train a different model and print a different table. The
+minutes become step counts once, through rates measured on the 2-core reference machine times
+this machine's speed (measured at the first start, `calibrate.py`, and kept in the folder); the
+same settings and speed always give the same plan, and so the same final table.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Measured on the 2-core CPU machine the README quotes (tiny model, float32, 2 threads):
-# `chestx train sft` at batch 16 (~200 tokens an example), `chestx train grpo` with 8
-# generations of up to 256 tokens, and the other stages' seconds per study (synth, build,
+# Measured on the 2-core CPU machine the README quotes (tiny model, float32, 2 threads), stage
+# times of a fresh-clone `make demo` (demo-out/stages/*.json): `chestx train sft` at batch 16
+# (~200 tokens an example; 611 steps in 329 s), `chestx train grpo` with 8 generations of up to
+# 256 tokens (113 steps in 98 s), and the other stages' seconds per study (synth, build,
 # mining, scoring) and per test item (two trained models predicting up to 320 tokens).
-SFT_STEPS_PER_S = 2.3
-GRPO_STEPS_PER_S = 1.7
+SFT_STEPS_PER_S = 1.86
+GRPO_STEPS_PER_S = 1.15
 SECONDS_FIXED = 40.0          # imports, model loads, tokenizer training, report
 SECONDS_PER_STUDY = 0.012
 SECONDS_PER_TEST_ITEM = 0.09  # both trained models, greedy, batch 16
@@ -30,8 +32,9 @@ class DemoSettings:
     """What the user chose; a demo folder remembers them so a rerun resumes the same run."""
 
     studies: int = 1000
-    minutes: float = 7.0
+    minutes: float = 8.0
     seed: int = 0
+    speed: float | None = None  # vs the reference machine; None: measured at the first start
 
     def __post_init__(self) -> None:
         if self.studies < 50:
@@ -39,6 +42,8 @@ class DemoSettings:
                              "leave some tasks without test items")
         if self.minutes <= 0:
             raise ValueError(f"--minutes must be positive (got {self.minutes:g})")
+        if self.speed is not None and not 0 < self.speed <= 10:
+            raise ValueError(f"--speed must be in (0, 10] (got {self.speed:g})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +54,7 @@ class DemoPlan:
     """Every choice the stages need, derived from the settings alone."""
 
     settings: DemoSettings
+    speed: float                  # the machine speed the steps were planned for
     sft_steps: int
     grpo_steps: int
     sft_batch_size: int = 16
@@ -68,28 +74,34 @@ class DemoPlan:
 
     def describe(self) -> str:
         total = sum(self.estimates.values())
+        machine = ("the reference 2-core machine" if self.speed == 1 else
+                   f"this machine ({self.speed:g}x the reference 2-core machine's speed)")
         return (f"{self.settings.studies} studies, seed {self.settings.seed}; SFT "
                 f"{self.sft_steps} steps (batch {self.sft_batch_size}), GRPO {self.grpo_steps} "
                 f"steps ({self.grpo_generations} generations each); about {total / 60:.1f} min "
-                "on 2 cores")
+                f"on {machine}")
 
 
-def plan_for(settings: DemoSettings) -> DemoPlan:
-    """The plan for `settings`: training gets what the other stages leave of the minutes.
+def plan_for(settings: DemoSettings, speed: float | None = None) -> DemoPlan:
+    """The plan for `settings` on a machine of `speed` (settings.speed when given, else 1, the
+    reference): training gets what the other stages leave of the minutes.
 
-    >>> plan = plan_for(DemoSettings(studies=1000, minutes=7))
+    >>> plan = plan_for(DemoSettings(studies=1000, minutes=8))
     >>> plan.sft_steps > plan.grpo_steps > 0
     True
-    >>> plan_for(DemoSettings(studies=1000, minutes=7)) == plan
+    >>> plan_for(DemoSettings(studies=1000, minutes=8)) == plan
+    True
+    >>> plan_for(DemoSettings(studies=1000, minutes=8), speed=0.5).sft_steps < plan.sft_steps
     True
     """
+    speed = settings.speed or speed or 1.0
     test_items = TEST_ITEMS_PER_STUDY * settings.studies
-    other = (SECONDS_FIXED + SECONDS_PER_STUDY * settings.studies
-             + SECONDS_PER_TEST_ITEM * test_items)
-    train = max(settings.minutes * 60 - other, MIN_TRAIN_SECONDS)
-    sft_steps = max(10, round(SFT_SHARE * train * SFT_STEPS_PER_S))
-    grpo_steps = max(4, round((1 - SFT_SHARE) * train * GRPO_STEPS_PER_S))
-    estimates = {"sft": sft_steps / SFT_STEPS_PER_S, "grpo": grpo_steps / GRPO_STEPS_PER_S,
-                 "predict": SECONDS_PER_TEST_ITEM * test_items,
-                 "other": SECONDS_FIXED + SECONDS_PER_STUDY * settings.studies}
-    return DemoPlan(settings, sft_steps, grpo_steps, estimates=estimates)
+    fixed = (SECONDS_FIXED + SECONDS_PER_STUDY * settings.studies) / speed
+    predict = SECONDS_PER_TEST_ITEM * test_items / speed
+    train = max(settings.minutes * 60 - fixed - predict, MIN_TRAIN_SECONDS)
+    sft_rate, grpo_rate = SFT_STEPS_PER_S * speed, GRPO_STEPS_PER_S * speed
+    sft_steps = max(10, round(SFT_SHARE * train * sft_rate))
+    grpo_steps = max(4, round((1 - SFT_SHARE) * train * grpo_rate))
+    estimates = {"sft": sft_steps / sft_rate, "grpo": grpo_steps / grpo_rate,
+                 "predict": predict, "other": fixed}
+    return DemoPlan(settings, speed, sft_steps, grpo_steps, estimates=estimates)

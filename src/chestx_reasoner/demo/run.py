@@ -2,8 +2,9 @@
 
 A stage is done when DIR/stages/<name>.json exists; it is written only after the stage
 returns, so a stage cut by Ctrl-C or kill -9 simply runs again, and resumes from its own
-outputs. DIR/demo.json pins the settings: a rerun with other settings is refused rather than
-mixing two runs in one folder.
+outputs. DIR/demo.json pins the settings and the machine speed the plan was made for: a rerun
+with other settings is refused rather than mixing two runs in one folder, and a rerun on a
+busier machine resumes the same plan.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import shlex
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,19 +68,30 @@ class _StageBar:
         self.progress.update(self.task, status=text)
 
 
-def check_folder(paths: DemoPaths, settings: DemoSettings, overwrite: bool) -> None:
+def _measured_speed() -> tuple[float, float]:
+    from chestx_reasoner.demo.calibrate import measure_speed, speed_level
+
+    measured = measure_speed()
+    return speed_level(measured), measured
+
+
+def check_folder(paths: DemoPaths, settings: DemoSettings, overwrite: bool,
+                 measure: Callable[[], tuple[float, float]] = _measured_speed) -> float:
     """Claim DIR for these settings, or refuse (DemoFolderError) when it holds another run;
-    `overwrite` empties it first."""
+    `overwrite` empties it first. Returns the speed to plan for: --speed when given, else the
+    one kept in DIR, else `measure()`'s (level, raw measurement), which DIR then keeps."""
     marker = paths.root / SETTINGS_FILE
+    stored: dict[str, Any] = {}
     if paths.root.exists() and not paths.root.is_dir():
         raise DemoFolderError(f"{paths.root}: exists and is not a folder (--out)")
     if overwrite and paths.root.is_dir():
         shutil.rmtree(paths.root)
     elif marker.is_file():
         try:
-            previous = json.loads(marker.read_text(encoding="utf-8")).get("settings")
+            stored = json.loads(marker.read_text(encoding="utf-8"))
         except ValueError:
-            previous = None
+            stored = {}
+        previous = stored.get("settings") if isinstance(stored, dict) else None
         if previous != settings.to_dict():
             raise DemoFolderError(
                 f"{paths.root} holds a demo with other settings ({_settings_text(previous)}); "
@@ -87,14 +100,21 @@ def check_folder(paths: DemoPaths, settings: DemoSettings, overwrite: bool) -> N
         raise DemoFolderError(f"{paths.root} is not empty and holds no demo; choose another "
                               "--out (or pass --overwrite to replace its contents)")
     paths.root.mkdir(parents=True, exist_ok=True)
-    write_atomic(marker, json.dumps({"settings": settings.to_dict(),
+    speed, measured = settings.speed, None
+    if speed is None and isinstance(stored.get("speed"), int | float) and stored["speed"] > 0:
+        speed, measured = stored["speed"], stored.get("measured_speed")
+    if speed is None:
+        speed, measured = measure()
+    write_atomic(marker, json.dumps({"settings": settings.to_dict(), "speed": speed,
+                                     "measured_speed": measured,
                                      "chestx_reasoner": __version__}, indent=2) + "\n")
+    return speed
 
 
 def _settings_text(settings: Any) -> str:
     if not isinstance(settings, dict):
         return "unreadable"
-    return ", ".join(f"--{k} {v}" for k, v in settings.items())
+    return ", ".join(f"--{k} {v}" for k, v in settings.items() if v is not None)
 
 
 def record_path(paths: DemoPaths, stage: Stage) -> Path:
@@ -124,8 +144,11 @@ def run_demo(out: Path, settings: DemoSettings, console: Console, *,
     if not verbose:  # the stage lines say what the stages' INFO logs would
         logging.getLogger("chestx_reasoner").setLevel(logging.WARNING)
     paths = DemoPaths(Path(out))
-    check_folder(paths, settings, overwrite)
-    plan = plan_for(settings)
+    if settings.speed is None and (overwrite or not (paths.root / SETTINGS_FILE).is_file()):
+        console.print("measuring this machine's training speed (a few seconds) to plan "
+                      "--minutes; pass --speed 1 for the reference machine's plan")
+    speed = check_folder(paths, settings, overwrite)
+    plan = plan_for(settings, speed)
     write_commands(paths, plan)
     result = DemoResult(paths, plan)
     console.print(f"[bold]chestx demo[/] → {paths.root}  ({plan.describe()})")
