@@ -130,7 +130,7 @@ def list_recall(judgment: dict) -> float:
 
 def consistency_table(records: list[dict], scored: list[dict]) -> Table:
     """How far GPT-4o's numbers follow from its own key findings: on option items, the
-    definitions (DESIGN.md) applied to GPT-4o's extracted statuses of the option findings
+    definitions (docs/design.md) applied to GPT-4o's extracted statuses of the option findings
     (the options fixing the truth); on all items, its recall recomputed from its two lists.
     Where these are low, a judge that applies the definitions consistently cannot be
     expected to agree with GPT-4o much better."""

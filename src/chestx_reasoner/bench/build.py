@@ -1,6 +1,6 @@
 """Build a RadRBench-CXR benchmark: studies from one or more sources -> items of every task.
 
-    BENCH/train.jsonl, BENCH/test.jsonl   Sample records (DESIGN.md)
+    BENCH/train.jsonl, BENCH/test.jsonl   Sample records (docs/design.md)
     BENCH/images/<source>/...            the items' images (linked or copied; DICOM -> PNG)
     BENCH/manifest.json                  sources, skipped studies, counts, seed, version
     BENCH/{train,test}.parquet | BENCH/hf  with --format parquet | hf (see `export.py`)

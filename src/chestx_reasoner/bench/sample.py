@@ -1,4 +1,4 @@
-"""The benchmark item (`Sample`, DESIGN.md's contract) and the finding names questions use."""
+"""The benchmark item (`Sample`, docs/design.md) and the finding names questions use."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ UNCERTAIN_POLICIES = ("ignore", "ones", "zeros")
 
 @dataclass(slots=True)
 class Sample:
-    """One question about one study (temporal: a prior/current pair). See DESIGN.md."""
+    """One question about one study (temporal: a prior/current pair). See docs/design.md."""
 
     id: str
     source: str

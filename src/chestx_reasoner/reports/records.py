@@ -68,7 +68,7 @@ class Finding:
         return record
 
     def key_finding(self) -> dict[str, Any]:
-        """The DESIGN.md `key_findings` form: finding, status, location."""
+        """The `key_findings` form of docs/design.md: finding, status, location."""
         return {
             "finding": self.name,
             "status": self.status,

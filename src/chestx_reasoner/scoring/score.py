@@ -1,6 +1,6 @@
 """`chestx score`: parse, judge and aggregate predictions; the one entry point of evaluation.
 
-    DIR/items.jsonl    one line per prediction (DESIGN.md keys + the judge's evidence)
+    DIR/items.jsonl    one line per prediction (docs/design.md keys + the judge's evidence)
     DIR/summary.json   per model, per task and overall, with bootstrap 95 % CIs
     DIR/report.html    the self-contained report
 
