@@ -41,6 +41,16 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("No suspicious pulmonary nodules.", "Lung Lesion", ABSENT, None),
     ("No pulmonary vascular congestion.", "Edema", ABSENT, None),
     ("Negative for pneumothorax.", "Pneumothorax", ABSENT, None),
+    # A device's placement after a denied complication is a statement of its own.
+    ("No evidence of pneumothorax following placement of the chest tube.", "chest tube",
+     PRESENT, None),
+    ("No pneumothorax, indicating appropriate placement of the central venous catheter.",
+     "central venous catheter", PRESENT, None),
+    ("No pneumothorax after removal of the chest tube.", "chest tube", ABSENT, None),
+    ("No distinct pleural line indicating a pneumothorax is identified.", "Pneumothorax",
+     ABSENT, None),
+    ("No pneumothorax or pleural effusion following the procedure.", "Pleural Effusion",
+     ABSENT, None),
     # --- Negated lists: every item is negated ---------------------------------------------------
     ("No effusion, pneumothorax, or consolidation.", "Pleural Effusion", ABSENT, None),
     ("No effusion, pneumothorax, or consolidation.", "Pneumothorax", ABSENT, None),

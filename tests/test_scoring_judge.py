@@ -269,6 +269,28 @@ def test_negation_ends_at_its_clause() -> None:
         "absent"
 
 
+@pytest.mark.parametrize(("text", "phrase", "status"), [
+    ("There is lung opacity without signs of pneumonia.", "lung opacity", "present"),
+    ("There is lung opacity without signs of pneumonia.", "pneumonia", "absent"),
+    ("Lung opacity is seen without evidence of pneumonia.", "lung opacity", "present"),
+    ("Cardiomegaly with no evidence of pulmonary edema.", "cardiomegaly", "present"),
+    ("Cardiomegaly with no evidence of pulmonary edema.", "edema", "absent"),
+    ("Small left pleural effusion in the absence of pneumothorax.", "pleural effusion",
+     "present"),
+    ("In conclusion, taking into account pleural effusion, cardiomegaly, and lung opacity "
+     "without indications of pneumonia, the findings match option B.", "lung opacity", "present"),
+    # The finding after the cue, or a negation of its own before it, stays denied.
+    ("There is no lung opacity without signs of pneumonia.", "lung opacity", "absent"),
+    ("Without evidence of lung opacity, pneumonia is unlikely.", "lung opacity", "absent"),
+    ("Pleural effusion is absent, without signs of pneumonia.", "pleural effusion", "absent"),
+])
+def test_a_finding_named_before_without_is_not_denied_by_it(text: str, phrase: str,
+                                                            status: str) -> None:
+    from chestx_reasoner.scoring.statements import phrase_claims
+
+    assert phrase_claims(phrase, text) == (status,)
+
+
 def test_option_discussion_is_read_as_one_unit() -> None:
     from chestx_reasoner.scoring.option_judge import group_steps, phrase_statuses
     from chestx_reasoner.scoring.statements import option_units

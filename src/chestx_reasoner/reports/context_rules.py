@@ -105,6 +105,11 @@ TERMINATE = (
     # A colon opens a new statement: "without signs of pneumonia, ... option B: effusion,
     # opacity" does not deny the option's list.
     ":",
+    # A device's placement after a denied complication is a statement of its own ("no
+    # pneumothorax following placement of the chest tube", "no pneumothorax, confirming the
+    # catheter's position"); without the comma "no pleural line indicating a pneumothorax"
+    # still denies what it would indicate.
+    "following", ", indicating", ", confirming",
 )
 CHANGES: dict[str, tuple[str, ...]] = {
     "new": ("new", "newly", "new since", "developing", "development of", "interval development of",

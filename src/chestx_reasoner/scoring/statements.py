@@ -179,6 +179,8 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     clause = _clause(sentence, words) if words else sentence
     if clause is None:
         return None
+    if words:
+        clause = _before_own_object(clause, words)
     if _NEGATED.search(clause):
         return "absent"
     if _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I) and (
@@ -204,6 +206,26 @@ _CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|ho
 # before it.
 _OWN_OBJECT = re.compile(r"\b(?:without|free of|absence of|lack of|negative for|no (?:signs?|"
                          r"evidence|indications?) of)\s+\w", re.I)
+
+
+# The cues of `_OWN_OBJECT` that qualify the finding named before them rather than describe a
+# structure: "lung opacity without signs of pneumonia" keeps the opacity, where "the lungs
+# are free of consolidation" calls the lungs normal.
+_QUALIFYING_NEGATION = re.compile(r"\b(?:without|with no|no (?:signs?|evidence|indications?) of|"
+                                  r"(?:in the )?absence of|lack of)\s+\w", re.I)
+
+
+def _before_own_object(clause: str, words: frozenset[str]) -> str:
+    """The part of `clause` that speaks for a finding named before a negation with its own
+    object ("there is lung opacity without signs of pneumonia": the opacity is present); the
+    whole clause otherwise."""
+    cue = _QUALIFYING_NEGATION.search(clause)
+    if cue is None:
+        return clause
+    head, tail = clause[: cue.start()], clause[cue.start():]
+    if words <= _words_of(head) and not words & _words_of(tail) and not _NEGATED.search(head):
+        return head
+    return clause
 
 
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
