@@ -21,7 +21,7 @@ import chestx_reasoner
 from chestx_reasoner.cli import app
 from chestx_reasoner.demo.plan import DemoSettings, plan_for
 from chestx_reasoner.demo.report import results_table
-from chestx_reasoner.demo.run import DemoFolderError, check_folder
+from chestx_reasoner.demo.run import DemoFolderError, check_folder, write_commands
 from chestx_reasoner.demo.stages import STAGES, DemoPaths
 
 # The short demo CI runs, as the README shows it: every stage, a few dozen training steps.
@@ -53,6 +53,24 @@ def test_bad_settings_fail_on_one_line(tmp_path: Path, args: list[str], message:
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "d").exists()
+
+
+def test_commands_sh_runs_this_install_chestx_without_it_on_path(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "demo")
+    paths.root.mkdir()
+    script = write_commands(paths, plan_for(DemoSettings(1000, 3), 1.0))
+    text = script.read_text()
+    default = text.splitlines()[3]
+    assert default.startswith('CHESTX="${CHESTX:-') and (
+        str(Path(sys.executable).parent / "chestx") in default or "-m chestx_reasoner" in default)
+    commands = [line for line in text.splitlines() if line and not line.startswith(("#", "set "))
+                and not line.startswith("CHESTX=")]
+    assert commands and all(line.startswith("$CHESTX ") for line in commands)
+    # With CHESTX pointed at echo the script prints each command instead of running it.
+    echoed = subprocess.run(["bash", str(script)], env={**os.environ, "CHESTX": "echo",
+                            "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True)
+    assert len(echoed.stdout.splitlines()) == len(commands)
+    assert echoed.stdout.splitlines()[0].startswith("synth --out ")
 
 
 def _measured(level: float = 1.0) -> Callable[[], tuple[float, float]]:
@@ -181,7 +199,7 @@ def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_pa
     for needle in ("SFT: training loss", "GRPO: mean reward per step", "data:image/jpeg;base64",
                    'class="step ', "Pipeline", "chestx train sft", "tiny-sft-grpo"):
         assert needle in page, needle
-    assert (straight / "commands.sh").read_text().count("chestx ") >= len(STAGES) - 1
+    assert (straight / "commands.sh").read_text().count("$CHESTX ") >= len(STAGES) - 1
     _screenshot_shows_table_chart_and_coloured_steps(straight / "report.html", tmp_path)
 
     rerun = subprocess.run([sys.executable, "-m", "chestx_reasoner", "demo", "--out",

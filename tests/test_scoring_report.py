@@ -148,3 +148,28 @@ def test_screenshot_script_says_when_no_browser(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "no Chromium found on PATH" in proc.stderr
+
+
+def test_demo_report_sums_up_before_the_item_cards_and_wraps_the_pipeline(
+        tmp_path: Path) -> None:
+    import json
+
+    from chestx_reasoner.demo.plan import DemoSettings, plan_for
+    from chestx_reasoner.demo.report import write_demo_report
+    from chestx_reasoner.demo.stages import TRAINED, DemoPaths
+
+    items = [{**item, "model": TRAINED[-1] if item["model"] == "tiny" else "random"}
+             for item in _items()]
+    paths = DemoPaths(tmp_path / "demo")
+    paths.scored.mkdir(parents=True)
+    (paths.scored / "summary.json").write_text(json.dumps(summarize(items, n_boot=50)))
+    (paths.scored / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    write_demo_report(paths, plan_for(DemoSettings(1000, 3), 1.0))
+    html = paths.report.read_text()
+    first_card = html.index('class="card"')
+    for section in ("<h2>By task</h2>", 'class="legend"', "<h2>Pipeline</h2>",
+                    'class="summary pipeline"'):
+        assert html.index(section) < first_card, section
+    # The long stage commands wrap inside a fixed-layout table instead of widening the page.
+    assert re.search(r"table\.pipeline\{table-layout:fixed;width:100%\}", html)
+    assert re.search(r"\.pipeline td\{[^}]*overflow-wrap:anywhere", html)

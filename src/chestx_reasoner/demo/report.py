@@ -77,8 +77,9 @@ def pipeline_table(paths: DemoPaths, plan: DemoPlan) -> str:
         rows.append(f'<tr><td class="l"><b>{esc(stage.name)}</b></td><td class="l">'
                     f'<code>{esc(command)}</code></td><td class="l">'
                     f"{esc(record.get('result', 'not run'))}</td><td>{took}</td></tr>")
-    return ('<div class="wide"><table class="summary"><thead><tr><th>Stage</th><th>Command '
-            "</th><th>Result</th><th>Time</th></tr></thead><tbody>" + "".join(rows)
+    return ('<div class="wide"><table class="summary pipeline"><colgroup><col class="stage">'
+            '<col><col class="result"><col class="time"></colgroup><thead><tr><th>Stage</th>'
+            "<th>Command</th><th>Result</th><th>Time</th></tr></thead><tbody>" + "".join(rows)
             + "</tbody></table></div>")
 
 
@@ -134,16 +135,18 @@ def write_demo_report(paths: DemoPaths, plan: DemoPlan) -> None:
              "0.9 M-parameter Qwen2-VL trained here from random weights in minutes, so expect "
              "them far below the ceiling: the point is that every stage connects and is "
              "measured.</p>")
+    # Everything that sums the run up (tables, charts and their legend, the pipeline) comes
+    # before the long list of item cards, so a reader sees it without scrolling past them.
     body = (
         f"<h1>ChestX-Reasoner demo</h1>{intro}"
         f"<h2>Test set: accuracy and RadRScore (95% CI)</h2>{compact_table(summary)}"
         f'<div class="charts" style="margin-top:14px">{overall}{sft}{grpo}</div>{CURVES_NOTE}'
+        f"<h2>By task</h2>{metric_note(summary, len(items))}{charts(summary)}"
+        f'<div style="margin-top:14px">{summary_table(summary)}</div>'
+        f"<h2>Pipeline</h2>{pipeline_table(paths, plan)}"
         f"<h2>Judged reasoning of {esc(final)}: {len(cards)} items, {CARDS_PER_TASK} per "
         f"task</h2>{verdict_legend()}"
-        + "".join(item_card(item, paths.bench) for item in cards)
-        + f"<h2>By task</h2>{metric_note(summary, len(items))}{charts(summary)}"
-        f'<div style="margin-top:14px">{summary_table(summary)}</div>'
-        f"<h2>Pipeline</h2>{pipeline_table(paths, plan)}")
+        + "".join(item_card(item, paths.bench) for item in cards))
     write_page(paths.report, page("ChestX-Reasoner demo", body))
 
 

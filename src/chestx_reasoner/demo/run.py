@@ -13,6 +13,7 @@ import json
 import logging
 import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,14 +123,30 @@ def record_path(paths: DemoPaths, stage: Stage) -> Path:
     return paths.stages / f"{stage.name.replace(' ', '-')}.json"
 
 
+def chestx_command() -> str:
+    """How commands.sh starts `chestx`: the script beside this interpreter (a venv's bin/ is
+    seldom on PATH after `make demo`), or `python -m chestx_reasoner` where there is none."""
+    script = Path(sys.executable).parent / "chestx"
+    if script.is_file():
+        return shlex.quote(str(script.absolute()))
+    return f"{shlex.quote(sys.executable)} -m chestx_reasoner"
+
+
 def write_commands(paths: DemoPaths, plan: DemoPlan) -> Path:
-    """DIR/commands.sh: the `chestx` command each stage stands for, to rerun any by hand."""
+    """DIR/commands.sh: the `chestx` command each stage stands for, to rerun any by hand.
+
+    Every command runs `$CHESTX`, set at the top to this install's `chestx` unless the caller's
+    environment already names one, so the script works without the venv on PATH.
+    """
     lines = ["#!/usr/bin/env bash", "# The commands `chestx demo` ran, stage by stage "
-             "(same functions, same settings).", "set -euo pipefail"]
+             "(same functions, same settings).", "set -euo pipefail",
+             f'CHESTX="${{CHESTX:-{chestx_command()}}}"']
     for stage in STAGES:
         command = stage.command(paths, plan)
-        prefix = "" if command[0] == "chestx" else "# "
-        lines.append(f"{prefix}{shlex.join(command) if not prefix else ' '.join(command)}")
+        if command[0] == "chestx":
+            lines.append("$CHESTX " + shlex.join(command[1:]))
+        else:
+            lines.append("# " + " ".join(command))
     target = paths.root / "commands.sh"
     write_atomic(target, "\n".join(lines) + "\n")
     return target

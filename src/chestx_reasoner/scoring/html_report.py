@@ -37,6 +37,9 @@ table.summary{border-collapse:collapse;font-variant-numeric:tabular-nums}
 white-space:nowrap}.summary th{background:#f6f8fa;text-align:center}
 .summary td.l{text-align:left}.summary tr.overall td{font-weight:600;background:#fbfbfc;
 border-bottom:2px solid #c7ccd1}
+table.pipeline{table-layout:fixed;width:100%}.pipeline td{white-space:normal;
+overflow-wrap:anywhere;vertical-align:top}.pipeline col.stage{width:150px}
+.pipeline col.result{width:30%}.pipeline col.time{width:70px}
 .charts{display:flex;flex-wrap:wrap;gap:14px}.chart{border:1px solid #d0d7de;border-radius:6px;
 padding:8px;background:#fff}
 .legend{display:flex;gap:16px;align-items:center;margin:6px 0 12px;flex-wrap:wrap}
