@@ -1,4 +1,4 @@
-"""`chestx train sft` and `chestx train grpo` (registered on the app of `cli.py`).
+"""`chestx train sft` and `chestx train grpo`: the two training stages.
 
 Thin on purpose: options become a `ChestXSFTConfig` / `ChestXGRPOConfig` and the stage's
 `run_*` function does the rest, so a multi-GPU run is the same command under accelerate:
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _check_paths, _fail, app
+from chestx_reasoner.cli.app import EXIT_INTERRUPTED, GROUP_HELP, app, check_paths, fail
 from chestx_reasoner.jsonl import RecordError
 from chestx_reasoner.train import SAVE_STEPS
 
@@ -45,7 +45,7 @@ def _run(console: Console, stage: str, run: Any, data: Path, model: str, config:
     try:
         result = run(data, model, config, resume=resume)
     except (TrainError, RecordError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         from chestx_reasoner.train.guard import checkpoint_note
 
@@ -67,7 +67,7 @@ def _config(cls: type, **fields: Any) -> Any:
     try:
         return cls(**{key: value for key, value in fields.items() if value is not None})
     except ValueError as exc:
-        _fail(" ".join(str(exc).split()))
+        fail(" ".join(str(exc).split()))
 
 
 @train_app.command("sft")
@@ -109,7 +109,7 @@ def sft_command(
     from chestx_reasoner.train.sft import run_sft
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    _check_paths(data, out, image_root)
+    check_paths(data, out, image_root)
     config = _config(ChestXSFTConfig, output_dir=str(out), answer_only_ratio=answer_only_ratio,
                      num_train_epochs=epochs, learning_rate=lr,
                      per_device_train_batch_size=batch_size,
@@ -138,12 +138,12 @@ def vllm_fields(use_vllm: bool, mode: VllmMode, server_url: str | None,
              if value is not None]
     if not use_vllm:
         if given or mode is not VllmMode.colocate:
-            _fail(f"{(given or ['--vllm-mode'])[0]} needs --use-vllm")
+            fail(f"{(given or ['--vllm-mode'])[0]} needs --use-vllm")
         return {}
     wrong = [flag for flag, value in (colocate_only if mode is VllmMode.server
                                       else server_only).items() if value is not None]
     if wrong:
-        _fail(f"{wrong[0]} does not apply to --vllm-mode {mode.value}")
+        fail(f"{wrong[0]} does not apply to --vllm-mode {mode.value}")
     fields: dict[str, Any] = {"use_vllm": True, "vllm_mode": mode.value}
     if server_url is not None:
         fields["vllm_server_base_url"] = server_url.rstrip("/")
@@ -201,7 +201,7 @@ def grpo_command(
     from chestx_reasoner.train.sft import TrainError
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    _check_paths(data, out, image_root)
+    check_paths(data, out, image_root)
     vllm = vllm_fields(use_vllm, vllm_mode, vllm_server_url, vllm_gpu_memory_utilization,
                        vllm_tensor_parallel_size)
     try:
@@ -209,7 +209,7 @@ def grpo_command(
         if use_vllm:
             require_vllm()
     except TrainError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     config = _config(ChestXGRPOConfig, output_dir=str(out), num_generations=num_generations,
                      per_device_train_batch_size=num_generations, beta=beta, learning_rate=lr,
                      reward_weights=weights, max_steps=max_steps,

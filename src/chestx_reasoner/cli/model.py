@@ -1,4 +1,4 @@
-"""`chestx model init` and `chestx predict` (registered on the app of `cli.py`)."""
+"""`chestx model init` (a small local model) and `chestx predict` (run a model on items)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import (
+from chestx_reasoner.cli.app import (
     GROUP_HELP,
     OverwriteOption,
-    _fail,
-    _job_errors,
-    _job_progress,
     app,
+    fail,
+    job_errors,
+    job_progress,
 )
 from chestx_reasoner.jsonl import RecordError
 
@@ -50,21 +50,21 @@ def model_init_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if out.exists() and not out.is_dir():
-        _fail(f"{out}: exists and is not a folder (--out)")
+        fail(f"{out}: exists and is not a folder (--out)")
     if (out / "config.json").exists() and not overwrite:
-        _fail(f"{out} already holds a model; pass --overwrite to replace it")
+        fail(f"{out} already holds a model; pass --overwrite to replace it")
     for path in data or []:
         if not path.is_file():
-            _fail(f"{path}: no such file (--data)")
+            fail(f"{path}: no such file (--data)")
     quiet_transformers()
     try:
         with console.status("training the tokenizer and building the model"):
             model, processor = build_tiny(size.value, data or [], seed=seed)
             save_tiny(out, model, processor, size.value, seed, data or [])
     except RecordError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc}) (--out)")
+        fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc}) (--out)")
     parameters = sum(p.numel() for p in model.parameters())
     console.print(f"{size.value} model: {parameters / 1e6:.2f} M parameters, vocabulary "
                   f"{len(processor.tokenizer)}; saved to {out} (use --model hf:{out})")
@@ -110,20 +110,20 @@ def predict_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
-        _fail("--out must be a different file from --bench")
+        fail("--out must be a different file from --bench")
     if image_root is not None and not image_root.is_dir():
-        _fail(f"{image_root}: no such folder (--image-root)")
+        fail(f"{image_root}: no such folder (--image-root)")
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature,
                                   seed=seed, batch_size=batch_size)
     options = LoadOptions(device=device, allow_download=allow_download, max_pixels=max_pixels,
                           api_key_env=api_key_env, concurrency=concurrency,
                           cache_path=cache or out.with_suffix(".cache.sqlite"), seed=seed)
     quiet_transformers(logging.getLogger().level <= logging.DEBUG)
-    with _job_errors(console, out, (RecordError, ModelLoadError, UnknownNameError)):
+    with job_errors(console, out, (RecordError, ModelLoadError, UnknownNameError)):
         check_samples(bench, limit)  # bad input fails before a model is loaded
         with console.status(f"loading {model}"):
             adapter = load_model(model, options)
-        with _job_progress(console, f"predicting ({adapter.name})", "items", out) as (
+        with job_progress(console, f"predicting ({adapter.name})", "items", out) as (
                 started, advance):
             made_by = predict_settings(adapter, model, settings)
             summary = predict_file(bench, out, adapter, settings, image_root=image_root,

@@ -1,4 +1,5 @@
-"""`chestx score` and `chestx compare` (registered on the app of `cli.py`)."""
+"""`chestx score` (accuracy and RadRScore of predictions) and `chestx compare` (paired
+differences of two scored runs)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import (
+from chestx_reasoner.cli.app import (
     EXIT_INCOMPLETE,
     Engine,
     LLMRetriesOption,
     OverwriteOption,
-    _fail,
-    _job_errors,
-    _job_progress,
-    _require_llm,
-    _table_width,
     app,
+    fail,
+    job_errors,
+    job_progress,
+    require_llm,
+    table_width,
 )
 from chestx_reasoner.jsonl import RecordError
 
@@ -47,15 +48,15 @@ def score_command(
     report.html)."""
     from chestx_reasoner.scoring.score import score_file, score_settings
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
+    console = Console(stderr=True, highlight=False, soft_wrap=True, width=table_width())
     for path in predictions:
         if not path.is_file():
-            _fail(f"{path}: no such file (--predictions)")
+            fail(f"{path}: no such file (--predictions)")
     if workers > 1 and judge is Engine.llm:
-        _fail("--workers is for the rules judge; the llm judge overlaps requests with "
+        fail("--workers is for the rules judge; the llm judge overlaps requests with "
               "--concurrency")
     if judge is Engine.llm:
-        _require_llm("--judge", llm_url, llm_model)
+        require_llm("--judge", llm_url, llm_model)
         from chestx_reasoner.llm.client import LLMSettings
         from chestx_reasoner.scoring.judge_llm import LLMJudge
 
@@ -73,7 +74,7 @@ def score_command(
         judge_impl = RulesJudge()
     kept = f"interrupted; scored items are kept in {out}: rerun to resume"
     made_by = score_settings(judge.value, llm_model if judge is Engine.llm else None)
-    with _job_errors(console, out, (RecordError,), interrupted=kept), _job_progress(
+    with job_errors(console, out, (RecordError,), interrupted=kept), job_progress(
             console, f"scoring ({judge.value} judge)", "items", out / "items.jsonl") as (
             started, advance):
         try:
@@ -85,7 +86,7 @@ def score_command(
     for line in run.malformed:
         console.print(f"skipped {line}")
     if run.malformed and not run.scored and not run.already_done and not run.failed:
-        _fail(f"no usable prediction in {', '.join(map(str, predictions))} "
+        fail(f"no usable prediction in {', '.join(map(str, predictions))} "
               f"({len(run.malformed)} malformed lines; first: {run.malformed[0]})")
     console.print(f"scored {run.scored} items in {run.seconds:.1f} s ({run.rate:.0f} items/s); "
                   f"{run.already_done} already done, {len(run.malformed)} malformed lines")
@@ -139,9 +140,9 @@ def compare_command(
 
     for folder in (dir_a, dir_b):
         if not (folder / "items.jsonl").is_file():
-            _fail(f"{folder}: no items.jsonl (run `chestx score --out {folder}` first)")
+            fail(f"{folder}: no items.jsonl (run `chestx score --out {folder}` first)")
     try:
         result = compare_dirs(dir_a, dir_b, model_a=model_a, model_b=model_b)
     except (RecordError, ValueError) as exc:
-        _fail(str(exc).splitlines()[0])
+        fail(str(exc).splitlines()[0])
     Console(highlight=False).print(format_compare_table(result))

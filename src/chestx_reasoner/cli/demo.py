@@ -1,4 +1,4 @@
-"""`chestx demo` (registered on the app of `cli.py`): the whole pipeline, end to end."""
+"""`chestx demo`: the whole pipeline, end to end, on the embedded synthetic cohort."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, _fail, _table_width, app
+from chestx_reasoner.cli.app import EXIT_INTERRUPTED, app, fail, table_width
 
 
 @app.command("demo")
@@ -45,22 +45,22 @@ def demo_command(
     try:
         settings = DemoSettings(studies=studies, minutes=minutes, seed=seed, speed=speed)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     verbose = logging.getLogger().level <= logging.DEBUG
     try:
         result = run_demo(out, settings, console, overwrite=overwrite, verbose=verbose)
     except (DemoFolderError, RecordError, TrainError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         console.print(f"interrupted; finished stages are kept in {out}: run the same command "
                       "again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+        fail(f"{exc.filename or out}: {exc.strerror or exc}")
     import json
 
     summary = json.loads((result.paths.scored / "summary.json").read_text(encoding="utf-8"))
-    Console(highlight=False, width=_table_width()).print(results_table(summary))
+    Console(highlight=False, width=table_width()).print(results_table(summary))
     minutes_taken = result.seconds / 60
     console.print(f"demo finished in {minutes_taken:.1f} min ({len(result.ran)} stages run, "
                   f"{len(result.skipped)} done before); report: {result.paths.report}; "

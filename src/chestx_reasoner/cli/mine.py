@@ -1,4 +1,4 @@
-"""`chestx mine`: reasoning chains for benchmark items (registered on the app of `cli.py`)."""
+"""`chestx mine`: verified reasoning chains for benchmark items, by rules or an LLM."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import (
+from chestx_reasoner.cli.app import (
     EXIT_INCOMPLETE,
     Engine,
     LLMRetriesOption,
     OverwriteOption,
-    _fail,
-    _job_errors,
-    _job_progress,
-    _require_llm,
     app,
+    fail,
+    job_errors,
+    job_progress,
+    require_llm,
 )
 from chestx_reasoner.jsonl import RecordError
 
@@ -58,14 +58,14 @@ def mine_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
-        _fail("--out must be a different file from --bench")
+        fail("--out must be a different file from --bench")
     if workers > 1 and backend is Engine.llm:
-        _fail("--workers is for the rules backend; the llm backend overlaps requests with "
+        fail("--workers is for the rules backend; the llm backend overlaps requests with "
               "--concurrency")
-    with _job_errors(console, out, (RecordError,)):
+    with job_errors(console, out, (RecordError,)):
         check_items(bench, limit)
         if backend is Engine.llm:
-            _require_llm("--backend", llm_url, llm_model)
+            require_llm("--backend", llm_url, llm_model)
             from chestx_reasoner.llm.client import LLMSettings
             from chestx_reasoner.mining.llm_miner import LLMBackend
 
@@ -82,7 +82,7 @@ def mine_command(
             miner = Pooled(partial(RulesBackend, seed=seed), workers, RulesBackend.name)
         else:
             miner = RulesBackend(seed=seed)
-        with _job_progress(console, f"mining ({backend.value})", "items", out) as (
+        with job_progress(console, f"mining ({backend.value})", "items", out) as (
                 started, advance):
             try:
                 made_by = mine_settings(backend.value, seed,

@@ -1,8 +1,5 @@
-"""`chestx synth`, `chestx build` and `chestx bench stats`: the data stages of the CLI.
-
-Registered on the app of `cli.py` (which imports this module); like every command, they only
-parse options, show progress and turn bad input into a one-line error (exit 2).
-"""
+"""`chestx synth`, `chestx build` and `chestx bench stats`: make a cohort, build a benchmark
+from dataset releases, and show what a benchmark holds."""
 
 from __future__ import annotations
 
@@ -13,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import EXIT_INTERRUPTED, GROUP_HELP, _fail, _progress, _table_width, app
+from chestx_reasoner.cli.app import (
+    EXIT_INTERRUPTED,
+    GROUP_HELP,
+    app,
+    fail,
+    progress_bar,
+    table_width,
+)
 
 # ---------------------------------------------------------------------------------------------
 # synth
@@ -50,19 +54,19 @@ def synth_command(
     try:
         config = settings_for(out, n=n, seed=seed, size=size, prevalence=prevalence or [])
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
-        with _progress(console, unit="studies") as progress:
+        with progress_bar(console, unit="studies") as progress:
             task = progress.add_task("synth", total=config.n)
             summary = synthesize(out, config, overwrite=overwrite, workers=workers,
                                  progress=lambda k: progress.advance(task, k))
     except CohortExistsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         console.print(f"interrupted; images so far are kept in {out}: rerun to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+        fail(f"{exc.filename or out}: {exc.strerror or exc}")
     console.print(f"{summary.studies} studies of {summary.patients} patients in {out} "
                   f"({summary.images_written} images written, {summary.images_skipped} already "
                   f"there), {summary.pairs} prior/current pairs")
@@ -143,9 +147,9 @@ def build_command(
     from chestx_reasoner.data.sources import SOURCES, DatasetError
     from chestx_reasoner.registry import UnknownNameError
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True, width=_table_width())
+    console = Console(stderr=True, highlight=False, soft_wrap=True, width=table_width())
     if len(source) != len(root):
-        _fail(f"give one --root per --source ({len(source)} sources, {len(root)} roots)")
+        fail(f"give one --root per --source ({len(source)} sources, {len(root)} roots)")
     formats = _split_list(format)
     try:
         for name in source:
@@ -164,12 +168,12 @@ def build_command(
                 status.update(f"writing {', '.join(formats)}")
                 written = export_benchmark(out, formats)
     except (UnknownNameError, ValueError, DatasetError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         console.print("interrupted: rerun the same command (a build starts over; it is quick)")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:
-        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
+        fail(f"{exc.filename or out}: {exc.strerror or exc}")
     for record in manifest["sources"]:
         skipped = ", ".join(f"{n} {why}" for why, n in record["skipped"].items()) or "none"
         console.print(f"{record['name']}: {record['studies']} studies of {record['patients']} "
@@ -198,11 +202,11 @@ def bench_stats_command(
     try:
         stats = benchmark_stats(read_samples(bench))
     except (OSError, ValueError) as exc:
-        _fail(f"{bench}: {exc}" if str(bench) not in str(exc) else str(exc))
+        fail(f"{bench}: {exc}" if str(bench) not in str(exc) else str(exc))
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
-    _print_stats(Console(highlight=False, width=_table_width()), bench, stats)
+    _print_stats(Console(highlight=False, width=table_width()), bench, stats)
 
 
 def _print_stats(console: Console, bench: Path, stats: dict | None = None) -> None:

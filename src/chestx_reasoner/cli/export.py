@@ -1,5 +1,5 @@
-"""`chestx export verl` and `chestx export lmms-eval` (registered on the app of `cli.py`):
-our data in the layouts of the frameworks that train and evaluate at scale."""
+"""`chestx export verl` and `chestx export lmms-eval`: our data in the layouts of the
+frameworks that train and evaluate at scale."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli import GROUP_HELP, _check_paths, _fail, app
+from chestx_reasoner.cli.app import GROUP_HELP, app, check_paths, fail
 from chestx_reasoner.jsonl import RecordError
 
 export_app = typer.Typer(help=GROUP_HELP["export"], no_args_is_help=True)
@@ -36,11 +36,11 @@ def verl_command(
     from chestx_reasoner.train.verl_data import export_verl
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    _check_paths(data, out, image_root)
+    check_paths(data, out, image_root)
     try:
         result = export_verl(data, out, image_root=image_root, test_ratio=test_ratio)
     except (RecordError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary = result.summary
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
     console.print(f"verl data: {result.n_train} train + {result.n_test} test prompts from "
@@ -66,14 +66,14 @@ def lmms_eval_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if not bench.is_dir():
-        _fail(f"{bench}: no such folder (--bench)")
+        fail(f"{bench}: no such folder (--bench)")
     if out.exists() and not out.is_dir():
-        _fail(f"{out}: exists and is not a folder (--out)")
+        fail(f"{out}: exists and is not a folder (--out)")
     if not task.replace("_", "").replace("-", "").isalnum():
-        _fail(f"--task {task!r}: use letters, digits, '_' and '-'")
+        fail(f"--task {task!r}: use letters, digits, '_' and '-'")
     try:
         path = export_lmms_eval(bench, out, task=task)
     except FileNotFoundError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"wrote {path}, {out / 'utils.py'} and {out / 'test.parquet'}; run: "
                   f"lmms-eval --include_path {out} --tasks {task} --model …")
