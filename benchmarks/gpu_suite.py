@@ -290,7 +290,7 @@ def judge(args: argparse.Namespace) -> list[Row]:
             handle.write(json.dumps(record) + "\n")
     judge_impl = RulesJudge()
     run, _ = score_file(predictions, root / "scored", judge_impl, html=False)
-    return [("judge items/s", f"{run.rate:,.0f}", f"RulesJudge, {run.scored} items",
+    return [("judge items/s", f"{run.rate:,.0f}", f"RulesJudge, {run.done} items",
              f"{os.cpu_count()} CPUs; one process")]
 
 

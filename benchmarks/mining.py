@@ -66,8 +66,8 @@ def main() -> None:
             table.add_column(column, justify="left" if column in ("backend", "statuses")
                              else "right")
         summary = mine_file(bench, tmp / "rules.jsonl", RulesBackend(), limit=args.limit)
-        table.add_row("rules", str(summary.items), "-", f"{summary.seconds:.1f}",
-                      f"{summary.rate:.0f}", "-", json.dumps(dict(summary.status)))
+        table.add_row("rules", str(summary.done), "-", f"{summary.seconds:.1f}",
+                      f"{summary.rate:.0f}", "-", json.dumps(dict(summary.outcomes)))
         for concurrency in (1, 8, 32):
             with FakeChatServer(default=scripted_model, latency_s=0.2) as server:
                 settings = LLMSettings(url=server.url, model="bench", concurrency=concurrency)

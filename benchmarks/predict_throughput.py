@@ -67,7 +67,7 @@ def cpu_rows(bench: Path, items: int, batch_sizes: list[int], new_tokens: int) -
             summary = predict_file(bench, out, adapter, settings, limit=items)
             table.add_row(size, f"{params / 1e6:.2f} M", str(batch), f"{summary.rate:.1f}",
                           f"{adapter.generated_tokens / summary.seconds:.0f}",
-                          f"{adapter.generated_tokens / max(1, summary.predicted):.0f}")
+                          f"{adapter.generated_tokens / max(1, summary.done):.0f}")
     return table
 
 

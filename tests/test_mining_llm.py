@@ -76,7 +76,7 @@ def test_three_passes_per_item_then_cache_makes_a_rerun_free(bench: Path, tmp_pa
     with FakeChatServer(default=fake_model()) as server:
         backend = LLMBackend(_settings(server, tmp_path))
         summary = mine_file(bench, tmp_path / "out.jsonl", backend)
-        assert dict(summary.status) == {"kept": 12}
+        assert dict(summary.outcomes) == {"kept": 12}
         # 3 passes x 12 items; identical prompts (the plan of a same question) hit the cache
         assert backend.usage.calls + backend.usage.cached == 36
         assert server.request_count == backend.usage.calls
@@ -97,7 +97,7 @@ def test_server_faults_are_retried(bench: Path, tmp_path: Path) -> None:
         backend = LLMBackend(_settings(server, tmp_path, concurrency=1))
         summary = mine_file(bench, tmp_path / "out.jsonl", backend)
     whys = [r["mining"].get("why") for r in _records(tmp_path / "out.jsonl")]
-    assert dict(summary.status) == {"kept": 12}, whys
+    assert dict(summary.outcomes) == {"kept": 12}, whys
     assert backend.usage.retries >= 4
 
 
@@ -105,13 +105,13 @@ def test_a_wrong_conclusion_is_refined_once_then_dropped(bench: Path, tmp_path: 
     with FakeChatServer(default=fake_model(wrong_first=1)) as server:
         summary = mine_file(bench, tmp_path / "a.jsonl", LLMBackend(_settings(server, tmp_path)),
                             limit=1)
-        assert dict(summary.status) == {"repaired": 1}
+        assert dict(summary.outcomes) == {"repaired": 1}
         complaint = _user(server.requests[-1].json)
         assert "previous attempt was rejected: conclusion does not match" in complaint
     with FakeChatServer(default=fake_model(always_wrong=True)) as server:
         summary = mine_file(bench, tmp_path / "b.jsonl",
                             LLMBackend(_settings(server, tmp_path, cache_path=None)), limit=2)
-    assert dict(summary.status) == {"dropped": 2}
+    assert dict(summary.outcomes) == {"dropped": 2}
     assert _records(tmp_path / "b.jsonl")[0]["mining"]["why"] == (
         "conclusion does not match the answer")
 
@@ -124,12 +124,12 @@ def test_a_dead_server_writes_nothing_and_a_rerun_mines_the_items(bench: Path,
     settings = LLMSettings(url=url, model="fake", backoff_s=0.01, max_retries=1, timeout_s=1)
     out = tmp_path / "out.jsonl"
     summary = mine_file(bench, out, LLMBackend(settings), limit=2)
-    assert (summary.failed, summary.items, dict(summary.status)) == (2, 0, {})
+    assert (summary.failed, summary.done, dict(summary.outcomes)) == (2, 0, {})
     assert "failed after 2 attempts" in summary.first_failure
     assert not out.exists() or out.read_text() == ""  # nothing written: nothing to skip later
     with FakeChatServer(default=fake_model()) as live:
         rerun = mine_file(bench, out, LLMBackend(_settings(live, tmp_path)), limit=2)
-    assert (rerun.failed, rerun.items, rerun.already_done) == (0, 2, 0)
+    assert (rerun.failed, rerun.done, rerun.already_done) == (0, 2, 0)
     assert {r["mining"]["status"] for r in _records(out)} <= {"kept", "repaired", "dropped"}
 
 
@@ -220,7 +220,7 @@ def test_real_reports_keep_hedges_refuse_contradicted_answers_and_split_pairs(
         summary = mine_file(path, tmp_path / "out.jsonl", backend)
         prompts = [_user(r.json) for r in server.requests]
     records = {r["id"]: r for r in _records(tmp_path / "out.jsonl")}
-    assert dict(summary.status) == {"kept": 2, "dropped": 1}, {
+    assert dict(summary.outcomes) == {"kept": 2, "dropped": 1}, {
         k: r["mining"] for k, r in records.items()}
     assert "may represent aspiration or early pneumonia" in " ".join(
         records["real-binary"]["reasoning"])

@@ -19,7 +19,8 @@ from chestx_reasoner.models import LoadOptions, ModelLoadError, load_model, open
 from chestx_reasoner.models.base import GenerationSettings
 from chestx_reasoner.models.images import ImageReadError
 from chestx_reasoner.models.openai_model import OpenAIModel
-from chestx_reasoner.models.predict import PredictSummary, predict_file
+from chestx_reasoner.models.predict import predict_file
+from chestx_reasoner.progress import JobSummary
 from llm_server import FakeChatServer
 
 KEY_ENV = "CHESTX_TEST_MODEL_KEY"
@@ -72,7 +73,7 @@ def read_out(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def predict(bench: Path, out: Path, model: OpenAIModel, **settings: Any) -> PredictSummary:
+def predict(bench: Path, out: Path, model: OpenAIModel, **settings: Any) -> JobSummary:
     return predict_file(bench, out, model, GenerationSettings(**settings))
 
 
@@ -115,7 +116,7 @@ def test_request_carries_the_shared_prompt_and_the_image(server: FakeChatServer,
                                                          tmp_path: Path) -> None:
     bench = write_bench(tmp_path, [item("a", question="Which finding is in this X-ray?")])
     summary = predict(bench, tmp_path / "out.jsonl", fast_model(server))
-    assert summary.predicted == 1 and server.request_count == 1
+    assert summary.done == 1 and server.request_count == 1
     body = server.requests[0].json
     assert body["model"] == "m"
     content = user_content(body)
@@ -175,7 +176,7 @@ def test_api_key_is_sent_but_never_written_or_logged(
     server.script([("status", 500, {}, f"upstream said Bearer {SECRET}")])  # a retry log line
     monkeypatch.setenv(KEY_ENV, SECRET)
     summary = predict(bench, out, fast_model(server, concurrency=1))
-    assert summary.predicted == 1 and summary.no_output == 1
+    assert summary.done == 1 and summary.failed == 1
     assert {r.headers.get("authorization") for r in server.requests} == {f"Bearer {SECRET}"}
     assert "echo: no prediction" in caplog.text and "retry 1/2" in caplog.text
     assert SECRET not in caplog.text
@@ -199,7 +200,7 @@ def test_a_transient_fault_is_retried(server: FakeChatServer, tmp_path: Path, fa
     server.script([fault, "<answer>C</answer>"])
     model = fast_model(server)
     summary = predict(bench, out, model)
-    assert summary.predicted == 1 and summary.no_output == 0
+    assert summary.done == 1 and summary.failed == 0
     assert server.request_count == 2 and server.pending == 0
     assert [r["prediction"] for r in read_out(out)] == ["<answer>C</answer>"]
     assert model.usage.retries == 1 and model.failures == 0
@@ -215,7 +216,7 @@ def test_malformed_json_forever_is_no_output_not_a_crash(server: FakeChatServer,
 
     server.default = answer
     summary = predict(bench, out, fast_model(server))
-    assert summary.no_output == 1 and summary.predicted == 1
+    assert summary.failed == 1 and summary.done == 1
     assert [(r["id"], r["prediction"]) for r in read_out(out)] == [("b", "fine")]
 
 
@@ -232,7 +233,7 @@ def test_an_item_that_keeps_failing_is_left_for_a_rerun(server: FakeChatServer,
     server.default = flaky
     model = fast_model(server, max_retries=2)
     summary = predict(bench, out, model, batch_size=2)
-    assert summary.no_output == 1 and summary.predicted == 3
+    assert summary.failed == 1 and summary.done == 3
     assert sorted(r["id"] for r in read_out(out)) == ["i0", "i1", "i3"]
     doomed = [r for r in server.requests if "Doomed" in json.dumps(r.json)]
     assert len(doomed) == 3  # first try + max_retries
@@ -241,7 +242,7 @@ def test_an_item_that_keeps_failing_is_left_for_a_rerun(server: FakeChatServer,
     server.default = "<answer>B</answer>"  # the server recovered
     server.reset()
     summary = predict(bench, out, fast_model(server))
-    assert summary.predicted == 1 and summary.already_done == 3 and summary.no_output == 0
+    assert summary.done == 1 and summary.already_done == 3 and summary.failed == 0
     assert server.request_count == 1
     records = read_out(out)
     assert sorted(r["id"] for r in records) == ["i0", "i1", "i2", "i3"]  # one record per item
@@ -255,7 +256,7 @@ def test_unreachable_server_leaves_everything_for_a_rerun(tmp_path: Path) -> Non
     bench = write_bench(tmp_path, [item("a"), item("b")])
     out = tmp_path / "out.jsonl"
     summary = predict(bench, out, fast_model(gone, max_retries=1))
-    assert summary.no_output == 2 and summary.predicted == 0
+    assert summary.failed == 2 and summary.done == 0
     assert read_out(out) == []
 
 
@@ -269,7 +270,7 @@ def test_unreadable_image_loses_the_item_not_the_run(server: FakeChatServer,
     out = tmp_path / "out.jsonl"
     summary = predict(bench, out, fast_model(server))
     # Caught before any request by the loop's cheap header check: skipped and counted.
-    assert summary.predicted == 1 and summary.skipped["unreadable image"] == 1
+    assert summary.done == 1 and summary.skipped["unreadable image"] == 1
     assert [r["id"] for r in read_out(out)] == ["good"]
     assert server.request_count == 1
 
@@ -287,7 +288,7 @@ def test_image_that_fails_only_when_encoded_leaves_its_item_for_a_rerun(
 
     monkeypatch.setattr(openai_model, "data_url", broken)
     summary = predict(bench, tmp_path / "out.jsonl", model)
-    assert summary.predicted == 1 and summary.no_output == 1
+    assert summary.done == 1 and summary.failed == 1
     assert [r["id"] for r in read_out(tmp_path / "out.jsonl")] == ["good"]
 
 
@@ -296,7 +297,7 @@ def test_missing_image_is_skipped_before_any_request(server: FakeChatServer,
     bench = write_bench(tmp_path, [item("a"), item("b")])
     (tmp_path / "img/a.jpg").unlink()
     summary = predict(bench, tmp_path / "out.jsonl", fast_model(server))
-    assert summary.skipped["missing image"] == 1 and summary.predicted == 1
+    assert summary.skipped["missing image"] == 1 and summary.done == 1
     assert server.request_count == 1
 
 
@@ -308,7 +309,7 @@ def test_requests_run_concurrently_within_the_bound(server: FakeChatServer,
     bench = write_bench(tmp_path, [item(f"c{n}") for n in range(10)])
     out = tmp_path / "out.jsonl"
     summary = predict(bench, out, fast_model(server, concurrency=4), batch_size=10)
-    assert summary.predicted == 10
+    assert summary.done == 10
     assert 1 < server.max_in_flight <= 4
     assert len(read_out(out)) == 10
 

@@ -17,7 +17,7 @@ from chestx_reasoner.bench.sample import FINDING_NAMES
 from chestx_reasoner.jsonl import RecordError
 from chestx_reasoner.models import LoadOptions, ModelLoadError, load_model
 from chestx_reasoner.models.base import GenerationSettings, PreparedItem
-from chestx_reasoner.models.predict import PredictSummary, predict_file
+from chestx_reasoner.models.predict import predict_file
 from chestx_reasoner.models.prompt import (
     build_messages,
     image_parts,
@@ -26,6 +26,7 @@ from chestx_reasoner.models.prompt import (
     target_text,
     user_text,
 )
+from chestx_reasoner.progress import JobSummary
 from chestx_reasoner.registry import UnknownNameError
 
 OPTION_TASKS = ("binary", "single", "multi", "anomaly", "temporal")
@@ -56,7 +57,7 @@ def read_out(path: Path) -> list[dict[str, Any]]:
 
 
 def run(model: Any, records: list[dict[str, Any]], folder: Path, name: str = "out.jsonl",
-        **kwargs: Any) -> tuple[PredictSummary, list[dict[str, Any]]]:
+        **kwargs: Any) -> tuple[JobSummary, list[dict[str, Any]]]:
     bench = folder / "bench.jsonl"
     if not bench.exists():
         write_jsonl(bench, records)
@@ -135,7 +136,7 @@ def test_random_is_seeded_and_answers_validly(tmp_path: Path) -> None:
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         summary, out = run(load_model("random", LoadOptions(seed=seed)), records, tmp_path,
                            f"{name}.jsonl")
-        assert summary.predicted == len(records)
+        assert summary.done == len(records)
         runs[name] = [r["prediction"] for r in out]
     assert runs["a"] == runs["b"]
     assert sum(x != y for x, y in zip(runs["a"], runs["c"], strict=True)) > 10
@@ -155,7 +156,7 @@ def test_random_resumed_run_writes_what_an_uninterrupted_one_would(tmp_path: Pat
     _, whole = run(load_model("random"), records, tmp_path, "whole.jsonl")
     write_jsonl(tmp_path / "half.jsonl", whole[:7])
     summary, resumed = run(load_model("random"), records, tmp_path, "half.jsonl")
-    assert summary.already_done == 7 and summary.predicted == 13
+    assert summary.already_done == 7 and summary.done == 13
     assert resumed == whole
 
 
@@ -184,7 +185,7 @@ def test_reference_answers_right_with_its_reasoning(tmp_path: Path, task: str) -
     records = [sample("r1", task, reasoning=steps), sample("r2", task, answer="A")
                if task != "multi_open" else sample("r2", task, answer="pneumothorax")]
     summary, out = run(load_model("reference"), records, tmp_path)
-    assert summary.predicted == 2
+    assert summary.done == 2
     for record in out:
         assert record["model"] == "reference"
         parsed = parse_answer(record["prediction"], record["options"], task)
@@ -244,13 +245,13 @@ def test_missing_image_is_skipped_for_pixel_models_only(
     write_image(tmp_path / "img/current.jpg", (13, 14))
     model = PixelSizes()
     summary, out = run(model, records, tmp_path, "pixels.jsonl")
-    assert summary.skipped == {"missing image": 1} and summary.predicted == 2
+    assert summary.skipped == {"missing image": 1} and summary.done == 2
     assert model.seen == ["here", "t"]
     assert [(r["id"], r["prediction"]) for r in out] == [("here", "30x20"), ("t", "11x12 13x14")]
     assert "gone: image not found" in caplog.text
 
     summary, out = run(load_model("reference"), records, tmp_path, "none.jsonl")
-    assert not summary.skipped and summary.predicted == 3
+    assert not summary.skipped and summary.done == 3
     assert [r["id"] for r in out] == ["here", "gone", "t"]
 
 
@@ -269,7 +270,7 @@ def test_image_root_is_honoured(tmp_path: Path) -> None:
     summary, out = run(PixelSizes(), [sample("a")], bench_dir, "beside.jsonl")
     assert summary.skipped == {"missing image": 1} and out == []
     summary, out = run(PixelSizes(), [sample("a")], bench_dir, "rooted.jsonl", image_root=root)
-    assert summary.predicted == 1 and out[0]["prediction"] == "5x7"
+    assert summary.done == 1 and out[0]["prediction"] == "5x7"
 
 
 def test_absolute_image_paths_ignore_the_root(tmp_path: Path) -> None:
@@ -277,7 +278,7 @@ def test_absolute_image_paths_ignore_the_root(tmp_path: Path) -> None:
     record = sample("a", images=[str(tmp_path / "abs/a.png")])
     summary, out = run(PixelSizes(), [record], tmp_path / "bench",
                        image_root=tmp_path / "elsewhere")
-    assert summary.predicted == 1 and out[0]["prediction"] == "9x4"
+    assert summary.done == 1 and out[0]["prediction"] == "9x4"
 
 
 def test_another_models_predictions_are_refused(tmp_path: Path) -> None:
@@ -289,7 +290,7 @@ def test_another_models_predictions_are_refused(tmp_path: Path) -> None:
     assert "'reference'" in str(error.value) and "'random'" in str(error.value)
     assert (tmp_path / "out.jsonl").read_bytes() == before
     summary, _ = run(load_model("reference"), records, tmp_path)  # the same model resumes
-    assert summary.already_done == 2 and summary.predicted == 0
+    assert summary.already_done == 2 and summary.done == 0
 
 
 def test_record_missing_question_names_file_and_line(tmp_path: Path) -> None:
@@ -307,7 +308,7 @@ def test_record_missing_question_names_file_and_line(tmp_path: Path) -> None:
 def test_limit_and_non_list_images(tmp_path: Path) -> None:
     records = [sample(f"l{n}") for n in range(5)]
     summary, out = run(load_model("reference"), records, tmp_path, limit=3)
-    assert summary.predicted == 3 and [r["id"] for r in out] == ["l0", "l1", "l2"]
+    assert summary.done == 3 and [r["id"] for r in out] == ["l0", "l1", "l2"]
     bad = write_jsonl(tmp_path / "bad" / "bench.jsonl", [sample("x", images="img/x.jpg")])
     with pytest.raises(RecordError, match="'images' must be a list"):
         predict_file(bad, tmp_path / "bad" / "out.jsonl", load_model("reference"), SETTINGS)

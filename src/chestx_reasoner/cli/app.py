@@ -133,7 +133,7 @@ def job_progress(console: Console, description: str, unit: str, where: Path,
         task = progress.add_task(description, total=None)
 
         def started(todo: int, done: int) -> None:
-            progress.update(task, total=todo)
+            progress.reset(task, total=todo)  # the rate counts from here, as the summary's
             if done:
                 console.print(f"resuming: {done} items already in {where}")
 

@@ -91,9 +91,8 @@ def mine_command(
                                     progress=advance, settings=made_by, overwrite=overwrite)
             finally:
                 getattr(miner, "close", lambda: None)()
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "nothing new"
-    console.print(f"mined {summary.items} items in {summary.seconds:.1f} s "
-                  f"({summary.rate:.0f} items/s): {counts}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "nothing new"
+    console.print(f"{summary.headline('mined')}: {counts}")
     usage = getattr(miner, "usage_summary", None)
     if usage:
         console.print(usage())

@@ -130,11 +130,10 @@ def predict_command(
                                    limit=limit, on_start=started, progress=advance,
                                    made_by=made_by, overwrite=overwrite)
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
-    console.print(f"predicted {summary.predicted} items in {summary.seconds:.1f} s "
-                  f"({summary.rate:.1f} items/s) with {adapter.name}"
+    console.print(f"{summary.headline('predicted')} with {adapter.name}"
                   + (f"; skipped {skipped}" if skipped else "")
-                  + (f"; {summary.no_output} without output (rerun to retry)"
-                     if summary.no_output else ""))
+                  + (f"; {summary.failed} without output (rerun to retry)"
+                     if summary.failed else ""))
     usage = getattr(adapter, "usage_summary", None)
     if usage:
         console.print(usage())

@@ -85,11 +85,11 @@ def score_command(
             getattr(judge_impl, "close", lambda: None)()
     for line in run.malformed:
         console.print(f"skipped {line}")
-    if run.malformed and not run.scored and not run.already_done and not run.failed:
+    if run.malformed and not run.done and not run.already_done and not run.failed:
         fail(f"no usable prediction in {', '.join(map(str, predictions))} "
               f"({len(run.malformed)} malformed lines; first: {run.malformed[0]})")
-    console.print(f"scored {run.scored} items in {run.seconds:.1f} s ({run.rate:.0f} items/s); "
-                  f"{run.already_done} already done, {len(run.malformed)} malformed lines")
+    console.print(f"{run.headline('scored')}; {run.already_done} already done, "
+                  f"{len(run.malformed)} malformed lines")
     _print_summary(console, summary)
     usage = getattr(judge_impl, "usage_summary", None)
     if usage:

@@ -61,6 +61,7 @@ class _StageBar:
 
     def start(self, total: int | None, done: int = 0) -> None:
         self.progress.reset(self.task, total=total, completed=done)
+        self.progress.update(self.task, resumed=done)  # reset() would replace the fields
 
     def advance(self, k: int = 1) -> None:
         self.progress.advance(self.task, k)

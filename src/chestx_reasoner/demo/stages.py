@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chestx_reasoner.demo.plan import DemoPlan
+from chestx_reasoner.progress import format_rate
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def _mine(split: str) -> Runner:
                             on_start=lambda todo, done: progress.start(todo + done, done),
                             progress=progress.advance,
                             settings=mine_settings("rules", plan.settings.seed))
-        return ", ".join(f"{k} {v}" for k, v in sorted(summary.status.items())) or "resumed"
+        return ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "resumed"
 
     return run
 
@@ -212,7 +213,7 @@ def _predict(name: str) -> Runner:
                                on_start=lambda todo, done: progress.start(todo + done, done),
                                progress=progress.advance,
                                made_by=predict_settings(adapter, paths.spec(name), settings))
-        return f"{summary.predicted} items, {summary.rate:.1f} items/s"
+        return f"{summary.done} items, {format_rate(summary.rate)} items/s"
 
     return run
 
@@ -225,7 +226,7 @@ def _score(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
     run, _ = score_file(files, paths.scored, RulesJudge(),
                         on_start=lambda todo, done: progress.start(todo + done, done),
                         progress=progress.advance, settings=score_settings("rules"))
-    return f"{run.scored + run.already_done} predictions scored by the offline judge"
+    return f"{run.done + run.already_done} predictions scored by the offline judge"
 
 
 def _report(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:

@@ -8,9 +8,7 @@ as they are made; a rerun skips the ids already written (`jsonl.ResumableWriter`
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from chestx_reasoner.jsonl import (
 )
 from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, status_of
+from chestx_reasoner.progress import JobSummary
 from chestx_reasoner.reports.sections import split_temporal
 from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
@@ -31,20 +30,6 @@ REQUIRED = ("id", "task", "question", "options", "answer", "report")
 FAILED = "failed"  # a backend's status for an item whose calls failed: not written, retried
 LISTS = ("options",)
 BATCH = 64
-
-
-@dataclass(slots=True)
-class MineSummary:
-    items: int = 0
-    already_done: int = 0
-    status: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-    failed: int = 0  # items not written because their backend calls failed (a rerun retries)
-    first_failure: str = ""
-
-    @property
-    def rate(self) -> float:
-        return self.items / self.seconds if self.seconds else 0.0
 
 
 def read_items(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -181,8 +166,8 @@ def check_resume(bench: Path, out: Path, limit: int | None = None) -> None:
 def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
               progress: Callable[[int], None] | None = None,
               on_start: Callable[[int, int], None] | None = None,
-              settings: dict[str, Any] | None = None, overwrite: bool = False) -> MineSummary:
-    """Mine every item of `bench` not yet in `out`; returns counts per status.
+              settings: dict[str, Any] | None = None, overwrite: bool = False) -> JobSummary:
+    """Mine every item of `bench` not yet in `out`; the summary's outcomes count statuses.
 
     `settings` (what shapes the chains: backend, seed, model) are recorded beside `out` and a
     rerun with others is refused (`runinfo`); `overwrite` starts over. An item whose backend
@@ -192,11 +177,11 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
     if settings is not None:
         claim_output(out, "mine", settings, overwrite=overwrite)
     check_resume(bench, out, limit)
-    summary = MineSummary()
-    start = time.perf_counter()
+    summary = JobSummary()
     with ResumableWriter(out) as writer:
         todo = [i for i in ids if i not in writer]
         summary.already_done = len(ids) - len(todo)
+        start = time.perf_counter()
         if on_start:
             on_start(len(todo), summary.already_done)
         pending = (item for item in read_items(bench, limit) if str(item["id"]) not in writer)
@@ -209,12 +194,11 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
                     item, Chain([], []), "no report", None, backend.name)
                 status = record["mining"]["status"]
                 if status == FAILED:
-                    summary.failed += 1
-                    summary.first_failure = summary.first_failure or record["mining"]["why"]
+                    summary.fail(record["mining"]["why"])
                 else:
                     writer.write(record)
-                    summary.status[status] += 1
-                    summary.items += 1
+                    summary.outcomes[status] += 1
+                    summary.done += 1
                 if progress:
                     progress(1)
     summary.seconds = time.perf_counter() - start

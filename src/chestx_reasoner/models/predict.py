@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +20,13 @@ from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, batched, read_checked, unique_ids
 from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
 from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
+from chestx_reasoner.progress import JobSummary
 from chestx_reasoner.runinfo import claim_output, digest, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "question", "options", "answer")
 LISTS = ("options", "images")
 _WARN_LIMIT = 10  # per-item warnings shown before they are only counted
-
-
-@dataclass(slots=True)
-class PredictSummary:
-    predicted: int = 0
-    already_done: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)  # reason -> items
-    no_output: int = 0  # the model returned nothing (left for a rerun)
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.predicted / self.seconds if self.seconds else 0.0
 
 
 def read_samples(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -72,7 +58,7 @@ def existing_model(out: Path) -> str | None:
 class _Skips:
     """Counts skipped items and warns about the first few, one line each."""
 
-    def __init__(self, summary: PredictSummary) -> None:
+    def __init__(self, summary: JobSummary) -> None:
         self.summary = summary
 
     def add(self, reason: str, message: str) -> None:
@@ -145,7 +131,7 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
                  on_start: Callable[[int, int], None] | None = None,
                  progress: Callable[[int], None] | None = None,
                  made_by: dict[str, Any] | None = None, overwrite: bool = False,
-                 ) -> PredictSummary:
+                 ) -> JobSummary:
     """Predict every item of `bench` not yet in `out`; returns what was done and skipped.
 
     `made_by` (model, checkpoint fingerprint, generation settings) is recorded beside `out`
@@ -165,12 +151,12 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
               read_checked(bench, REQUIRED, lists=LISTS, limit=limit)),
         lambda r: str(r["id"]), _input_fields, "item (task, question, options or images)")
     root = image_root or bench.parent
-    summary = PredictSummary()
+    summary = JobSummary()
     skips = _Skips(summary)
-    start = time.perf_counter()
     with ResumableWriter(out) as writer:
         todo = [i for i in ids if i not in writer]
         summary.already_done = len(ids) - len(todo)
+        start = time.perf_counter()
         if on_start:
             on_start(len(todo), summary.already_done)
         pending = (s for s in read_samples(bench, limit) if str(s["id"]) not in writer)
@@ -180,10 +166,10 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
             outputs = model.predict(prepared, settings) if prepared else []
             for item, output in zip(prepared, outputs, strict=True):
                 if output is None:
-                    summary.no_output += 1
+                    summary.fail("the model returned no output")
                     continue
                 writer.write({**item.sample, "prediction": output, "model": model.name})
-                summary.predicted += 1
+                summary.done += 1
             if progress:
                 progress(len(batch))
     summary.seconds = time.perf_counter() - start

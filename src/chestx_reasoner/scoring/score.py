@@ -14,31 +14,17 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, record_id, write_atomic
+from chestx_reasoner.progress import JobSummary
 from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 
 log = logging.getLogger(__name__)
 REQUIRED = ("id", "task", "answer")
 BATCH = 64
-
-
-@dataclass(slots=True)
-class ScoreRun:
-    scored: int = 0
-    already_done: int = 0
-    malformed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    failed: int = 0  # items the judge could not be asked about (not written; a rerun retries)
-    first_failure: str = ""
-
-    @property
-    def rate(self) -> float:
-        return self.scored / self.seconds if self.seconds else 0.0
 
 
 def read_predictions(path: Path, malformed: list[str], seen: dict[str, str] | None = None
@@ -160,7 +146,7 @@ def score_file(predictions: Path | Sequence[Path], out_dir: Path, judge: Any,
                progress: Callable[[int], None] | None = None,
                on_start: Callable[[int, int], None] | None = None,
                html: bool = True, settings: dict[str, Any] | None = None,
-               overwrite: bool = False) -> tuple[ScoreRun, dict[str, Any]]:
+               overwrite: bool = False) -> tuple[JobSummary, dict[str, Any]]:
     """Score every prediction (of one file, or several: one per model) not yet in
     OUT/items.jsonl, then write summary and report.
 
@@ -176,8 +162,7 @@ def score_file(predictions: Path | Sequence[Path], out_dir: Path, judge: Any,
         claim_output(out_dir, "score", settings, overwrite=overwrite, folder=True, outputs=[
             out_dir / name for name in ("items.jsonl", "summary.json", "report.html")])
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = ScoreRun()
-    start = time.perf_counter()
+    run = JobSummary()
     seen: dict[str, str] = {}
     records = [record for path in files
                for record in read_predictions(Path(path), run.malformed, seen)]
@@ -187,17 +172,19 @@ def score_file(predictions: Path | Sequence[Path], out_dir: Path, judge: Any,
     with ResumableWriter(out_dir / "items.jsonl", id_key="key") as writer:
         todo = [r for r in records if _key(r) not in writer]
         run.already_done = len(records) - len(todo)
+        start = time.perf_counter()
         if on_start:
             on_start(len(todo), run.already_done)
         for i in range(0, len(todo), BATCH):
             batch = todo[i: i + BATCH]
             for item in score_items(batch, judge, failures):
                 writer.write(item)
-                run.scored += 1
+                run.done += 1
             if progress:
                 progress(len(batch))
-    run.failed, run.first_failure = len(failures), (failures or [""])[0]
     run.seconds = time.perf_counter() - start
+    for why in failures:
+        run.fail(why)
     with open(out_dir / "items.jsonl", encoding="utf-8") as handle:
         items = [json.loads(line) for line in handle if line.strip()]
     summary = summarize(items)
