@@ -117,7 +117,8 @@ def test_batched_generation_equals_one_at_a_time(tiny_dir: Path, bench: Path) ->
     together = adapter.predict(items, GREEDY)
     alone = [adapter.predict([item], GREEDY)[0] for item in items]
     assert together == alone  # left padding and per-row positions are right
-    assert all(isinstance(text, str) and text for text in together)
+    assert all(isinstance(text, str) for text in together)
+    assert any(together)  # an untrained model may stop at once on some items, not on all
 
 
 def test_sampling_is_reproducible_with_a_seed(tiny_dir: Path, bench: Path) -> None:

@@ -14,6 +14,8 @@ from chestx_reasoner.data.synth import parse_prevalence
 from chestx_reasoner.data.synth.cohort import (
     MIMIC_PREVALENCE,
     PROGRESSION_FINDINGS,
+    sample_cohort,
+    study_rng,
 )
 from chestx_reasoner.data.synth.reports import aggregate_labels
 from chestx_reasoner.data.synth.writer import CHEXPERT_COLUMNS, SynthConfig, plan_reports
@@ -181,3 +183,27 @@ def test_every_label_the_image_can_show_is_drawn() -> None:
         labelled = {c for c, v in report.labels.items() if v in (1.0, -1.0) and c != "No Finding"}
         assert labelled <= drawn | {"Lung Opacity"}, (labelled, drawn)
         assert drawn <= labelled | {"Lung Opacity"}, (labelled, drawn)
+
+
+def _patients_by_split(n: int) -> Counter:
+    return Counter({s.subject_id: s.split for s in sample_cohort(n, seed=0)}.values())
+
+
+def test_a_200_study_cohort_puts_enough_patients_in_test() -> None:
+    by_split = _patients_by_split(200)
+    patients = sum(by_split.values())
+    assert by_split["test"] >= min(20, patients // 5)  # the plain draw gave 7 of 100
+    assert by_split["validate"] > 0 and by_split["train"] > patients // 2
+    assert _patients_by_split(200) == by_split  # still deterministic
+
+
+def test_a_large_cohort_keeps_its_drawn_splits() -> None:
+    plan = sample_cohort(1000, seed=0)
+    first_study = {}
+    for study in plan:
+        first_study.setdefault(study.subject_id, study)
+    for patient, study in enumerate(first_study.values()):
+        prng = study_rng(0, 1, patient)
+        prng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1])
+        drawn = str(prng.choice(["train", "validate", "test"], p=[0.8, 0.1, 0.1]))
+        assert study.split == drawn

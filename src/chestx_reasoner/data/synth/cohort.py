@@ -22,6 +22,7 @@ import numpy as np
 from chestx_reasoner.data.synth.spec import Anatomy, VisibleFinding
 
 GENERATOR_VERSION = "1"
+MIN_TEST_PATIENTS = 20  # a small cohort's test split gets at least this many patients
 
 # Fractions of MIMIC-CXR-JPG 2.0.0 studies labelled positive (1.0), uncertain (-1.0) and
 # negative (0.0) per column of mimic-cxr-2.0.0-chexpert.csv (approximate, from the label
@@ -236,12 +237,14 @@ def sample_cohort(n: int, seed: int = 0,
     rng = study_rng(seed, 0)
     subjects = rng.choice(np.arange(10_000_000, 20_000_000), size=n, replace=False)
     study_ids = rng.choice(np.arange(50_000_000, 60_000_000), size=n, replace=False)
+    splits = patient_splits(n, seed, split_fractions)
     studies: list[StudyPlan] = []
     patient = 0
     while len(studies) < n:
         prng = study_rng(seed, 1, patient)
         count = min(n - len(studies), int(prng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1])))
-        split = str(prng.choice(["train", "validate", "test"], p=list(split_fractions)))
+        prng.random()  # the split draw (`patient_splits`), kept so later draws stay the same
+        split = splits[patient]
         subject = int(subjects[patient])
         anatomy = Anatomy.sample(prng)
         when = datetime(2110, 1, 1) + timedelta(days=int(prng.integers(0, 365 * 80)),
@@ -268,6 +271,34 @@ def sample_cohort(n: int, seed: int = 0,
             prior = study
         patient += 1
     return studies
+
+
+def patient_splits(n: int, seed: int, split_fractions: tuple[float, float, float],
+                   ) -> list[str]:
+    """The split of each patient (in cohort order) of an `n`-study cohort.
+
+    Each patient draws train / validate / test with `split_fractions`. A small cohort's draw
+    can leave a handful of test patients (7 of 100 in a 200-study cohort), too few to score a
+    model on, so the test split gets at least `MIN_TEST_PATIENTS` patients (never more than a
+    fifth of them): the train patients whose draw came closest to another split move to
+    test. Large cohorts already draw more than that and keep their splits unchanged.
+    """
+    counts, draws = [], []
+    while sum(counts) < n:
+        prng = study_rng(seed, 1, len(counts))
+        counts.append(min(n - sum(counts),
+                          int(prng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1]))))
+        draws.append(float(prng.random()))
+    train_below, validate_below = split_fractions[0], split_fractions[0] + split_fractions[1]
+    splits = ["train" if u < train_below else "validate" if u < validate_below else "test"
+              for u in draws]
+    short = min(MIN_TEST_PATIENTS, len(splits) // 5) - splits.count("test")
+    if short > 0:
+        train = sorted((i for i, split in enumerate(splits) if split == "train"),
+                       key=lambda i: -draws[i])
+        for i in train[:short]:
+            splits[i] = "test"
+    return splits
 
 
 def plan_fingerprint(n: int, seed: int, size: int, prevalence: dict, normal_share: float) -> str:
