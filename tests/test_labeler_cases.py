@@ -502,6 +502,27 @@ def test_an_unchanged_cardiac_silhouette_says_nothing_of_the_hearts_size(text: s
     assert not [f for f in labeled.findings if f.observation == "Cardiomegaly"]
 
 
+@pytest.mark.parametrize("text", [
+    "Left lower lobe atelectasis has improved, with the mediastinum returning to the midline.",
+    "The mediastinum is shifted slightly to the right.",
+    "Mediastinal contour is notable for a tortuous aorta.",
+    "Surgical clips project over the mediastinum.",
+])
+def test_the_mediastinum_named_without_its_width_is_not_enlarged(text: str) -> None:
+    labeled = ReportLabeler(scope="report").label(text)
+    assert labeled.labels["Enlarged Cardiomediastinum"] is None
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("The mediastinum is widened.", 1.0),
+    ("Mediastinal contours are prominent.", 1.0),
+    ("Stable cardiac and mediastinal contours.", -1.0),  # CheXpert: stable may be stably wide
+    ("Mediastinal and hilar contours are unremarkable.", 0.0),
+])
+def test_the_mediastinums_width_still_reads_as_stated(text: str, label: float) -> None:
+    assert ReportLabeler(scope="report").label(text).labels["Enlarged Cardiomediastinum"] == label
+
+
 @pytest.mark.parametrize("text", ["Kerley B-lines at both bases.",
                                   "No pleural line is visible.",
                                   "There is no air in the pleural space."])

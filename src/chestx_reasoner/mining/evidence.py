@@ -44,6 +44,8 @@ _NOT_IMAGE = re.compile(r"\b(?:discussed|notified|telephone|paged|communicated|r
                         r"called|emailed|message|findings? (?:were|was) (?:conveyed|relayed)|"
                         r"clinical correlation)\b", re.IGNORECASE)
 _MAX_WORDS = 45
+# Hardware a reader sees but CheXpert's Support Devices column does not count.
+_UNCOUNTED_HARDWARE = frozenset({"postsurgical changes", "monitoring leads"})
 # CheXpert's label hierarchy: a child finding stated present makes its parent present when the
 # report does not speak of the parent itself (gold labels follow it: cardiomegaly -> enlarged
 # cardiomediastinum, edema or atelectasis -> lung opacity).
@@ -112,6 +114,10 @@ class Evidence:
     mentioned: bool = False
     devices: str = ""
     inherited: bool = False  # present through a child finding (PARENTS), not stated itself
+    # Support Devices absent by the labels while the report names hardware they do not count
+    # (a vascular stent, sternotomy wires, EKG leads): its sentence, so a chain never says
+    # "no support devices are seen" over a visible stent.
+    hardware: str = ""
 
     def key_finding(self) -> dict:
         return {"finding": FINDING_NAMES[self.column], "status": self.status,
@@ -139,7 +145,8 @@ def gather_evidence(labeled: LabeledReport) -> dict[str, Evidence]:
                            if f.chexpert_label == column and f.status == status),
                           key=_preference)
         if not mentions:
-            out[column] = Evidence(column, status)
+            out[column] = Evidence(column, status, hardware=_uncounted_hardware(labeled)
+                                   if column == "Support Devices" and status == "absent" else "")
             continue
         best = mentions[0]
         sentence = clean_sentence(best.evidence.sentence)
@@ -153,3 +160,12 @@ def gather_evidence(labeled: LabeledReport) -> dict[str, Evidence]:
                                (where.side or "") if where else "", severity,
                                sentence if usable(sentence) else "", change, True, devices)
     return out
+
+
+def _uncounted_hardware(labeled: LabeledReport) -> str:
+    """The report's sentence about hardware the labels leave out ("" when there is none)."""
+    mentions = sorted((f for f in labeled.findings
+                       if f.concept in _UNCOUNTED_HARDWARE and f.status == "present"),
+                      key=_preference)
+    sentence = clean_sentence(mentions[0].evidence.sentence) if mentions else ""
+    return sentence if usable(sentence) else ""

@@ -133,7 +133,7 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
                                                  not evidence[c].mentioned)):
         e = evidence[column]
         key = e.sentence if e.sentence and column not in plain else f"plain:{column}"
-        if not e.mentioned and e.status == "absent":
+        if not e.mentioned and e.status == "absent" and not e.hardware:
             key = "unmentioned"
         groups.setdefault(key, []).append(column)
     steps, quoted = [], {}
@@ -146,9 +146,11 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
             continue
         if key == "unmentioned":
             names = join_words([FINDING_NAMES[c] for c in group], "or")
-            plural = group[-1] == "Support Devices"
-            seen = rng.choice([f"No {names} {'are' if plural else 'is'} seen.",
-                               f"There {'are' if plural else 'is'} no {names}."])
+            # The verb agrees with the nearest name: "no X or support devices are seen",
+            # "there are no support devices or X".
+            last, first_plural = group[-1] == "Support Devices", group[0] == "Support Devices"
+            seen = rng.choice([f"No {names} {'are' if last else 'is'} seen.",
+                               f"There {'are' if first_plural else 'is'} no {names}."])
         elif key.startswith("plain:"):
             seen = plain_statement(evidence[group[0]])
         else:
@@ -204,7 +206,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         walk = [c for c in dict.fromkeys(c for columns in sets for c in columns)
                 if c in wanted or not evidence[c].inherited]
         if task == "single" and no_finding:
-            lead = "None of the candidate findings is seen"
+            lead = "No candidate finding is seen"
         elif task == "single":
             verb = be(wanted[0]) if wanted else "is"
             lead = f"Of the candidates, only {option} {verb} {'seen' if sure else 'possible'}"

@@ -80,6 +80,8 @@ def plain_statement(e: Evidence) -> str:
     if e.status == "uncertain":
         verb = "are" if e.column == "Support Devices" else "is"
         return f"{FINDING_NAMES[e.column].capitalize()} {verb} possible{_where(e)}."
+    if e.hardware:  # hardware the labels do not count: say what is there, then what is not
+        return f"{e.hardware} No tube, line or catheter is seen."
     return f"No {FINDING_NAMES[e.column]} {'are' if e.column == 'Support Devices' else 'is'} seen."
 
 

@@ -45,6 +45,7 @@ _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
 # "Stable cardiomediastinal silhouette" is -1 for CheXpert; an unchanged cardiac silhouette
 # says nothing of the heart's size, so it stays a bare structure.
 _STABLE_MEANS_UNCERTAIN = frozenset({"Enlarged Cardiomediastinum"})
+_CHANGE_UNCHANGED = cr.CHANGE_PREFIX + "UNCHANGED"
 # Findings with no side or zone: "heart size at the upper limits of normal" is not "upper".
 _NO_LOCATION_OBSERVATIONS = frozenset({"Cardiomegaly", "Enlarged Cardiomediastinum", "No Finding"})
 _ENLARGED = re.compile(r"\b(enlarged|enlargement|large|widened|widening|increased|prominent)\b",
@@ -235,6 +236,11 @@ def _doc_findings(doc, where: list[int], section: Section, report: str) -> list[
                 and not any(c in _STATUS_CATEGORIES for c in categories)
                 and not _ENLARGED.search(_location_window(ent, ent.sent))):
             continue  # "unchanged cardiac silhouette" says nothing of the heart's size
+        if (concept.kind == "anatomy" and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN
+                and not any(c in _STATUS_CATEGORIES for c in categories)
+                and _CHANGE_UNCHANGED not in categories
+                and not _ENLARGED.search(_location_window(ent, ent.sent))):
+            continue  # "the mediastinum returns to the midline" says nothing of its width
         findings.append(_make_finding(ent, concept, categories, where, section, report))
     return findings
 

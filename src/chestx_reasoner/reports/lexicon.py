@@ -250,7 +250,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ], label=None, abnormal=False),
     _c("monitoring leads", DEVICES, [
         "ekg leads", "ecg leads", "telemetry leads", "monitoring leads", "ekg wires",
-        "ecg wires", "external leads",
+        "ecg wires", "external leads", "ekg lead", "ecg lead", "telemetry lead",
     ], label=None, abnormal=False),
     # --- Finer findings outside the 14 -------------------------------------------------------
     _c("emphysema", None, [
