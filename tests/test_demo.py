@@ -139,8 +139,10 @@ def test_every_stage_names_a_real_chestx_command(tmp_path: Path) -> None:
     import typer
 
     root = typer.main.get_command(app)
+    from chestx_reasoner.demo.reproduce import REPRODUCE_STAGES  # the demo's and more
+
     paths, plan = DemoPaths(tmp_path), plan_for(DemoSettings())
-    for stage in STAGES:
+    for stage in REPRODUCE_STAGES:
         command = stage.command(paths, plan)
         if command[0] != "chestx":
             continue
@@ -208,6 +210,7 @@ def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_pa
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert rerun.stderr.count("done before:") == len(STAGES)
     assert rerun.stdout == done.stdout  # the same table
+    _reproduce_reuses_the_demo_and_writes_the_ablation(straight)
 
     cut, log = tmp_path / "cut", tmp_path / "cut.log"
     proc = _demo(cut, log)  # kill -9 once SFT has saved a checkpoint
@@ -225,9 +228,40 @@ def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_pa
     assert [i["prediction"] for i in cut_items] == [i["prediction"] for i in items]
 
 
+def _reproduce_reuses_the_demo_and_writes_the_ablation(out: Path) -> None:
+    """`chestx reproduce` in a finished demo folder runs only the ablation's stages: a second
+    GRPO with the process reward weighted 0 and as many steps, its predictions, the scoring of
+    the three trained models together, and the paired differences."""
+    from chestx_reasoner.demo.reproduce import OUTCOME_ONLY, REPRODUCE_STAGES
+
+    run = subprocess.run([sys.executable, "-m", "chestx_reasoner", "reproduce", "--out",
+                          str(out), *SHORT], env=ENV, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr.count("done before:") == len(STAGES)
+    assert len(REPRODUCE_STAGES) - len(STAGES) == 4
+    card = json.loads((out / "models" / OUTCOME_ONLY / "chestx_train.json").read_text())
+    demo_card = json.loads((out / "models" / "tiny-sft-grpo" / "chestx_train.json").read_text())
+    assert card["reward_weights"] == [1.0, 1.0, 0.0] and demo_card["reward_weights"] is None
+    assert card["global_step"] == demo_card["global_step"]
+    result = json.loads((out / "ablation.json").read_text())
+    assert [c["contrast"] for c in result["contrasts"]] == [
+        "GRPO (process) − SFT", "GRPO (outcome only) − SFT", "process − outcome only"]
+    for contrast in result["contrasts"]:
+        overall = contrast["overall"]
+        assert overall["n"] > 0 and overall["only_a"] == overall["only_b"] == 0
+        assert overall["accuracy"]["ci"] is not None
+    assert set(result["reward_quarters"]) == {"tiny-sft-grpo", OUTCOME_ONLY}
+    assert len(result["reward_quarters"][OUTCOME_ONLY]["process"]) == 4  # logged, weight 0
+    table = (out / "ablation.md").read_text()
+    assert "| process − outcome only | all |" in table and table in run.stdout
+    assert "--reward-weights 1,1,0" in (out / "commands.sh").read_text()
+
+
 def _screenshot_shows_table_chart_and_coloured_steps(page: Path, tmp_path: Path) -> None:
-    """The first 1400x2000 px of the page, as Chromium renders it (the README's screenshot),
-    hold the accuracy bars' blue and the background of judged steps (green, red or grey)."""
+    """The page as Chromium renders it at 1400 px wide holds the accuracy bars' blue and,
+    below the summary (table, charts, training curves), the background of judged steps
+    (green, red or grey)."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
     from screenshot import find_browser, screenshot
 
@@ -235,7 +269,7 @@ def _screenshot_shows_table_chart_and_coloured_steps(page: Path, tmp_path: Path)
         return  # CI installs chromium; elsewhere the screenshot is checked by eye
     from PIL import Image
 
-    with Image.open(screenshot(page, tmp_path / "shot.png", 1400, 2000)) as image:
+    with Image.open(screenshot(page, tmp_path / "shot.png", 1400, 8000)) as image:
         colours = {rgb for _, rgb in image.convert("RGB").getcolors(maxcolors=1 << 22)}
     assert (0x3B, 0x6F, 0xB6) in colours  # accuracy bars
     assert colours & {(0xE9, 0xF7, 0xEC), (0xFD, 0xEC, 0xEA), (0xF1, 0xF2, 0xF4)}  # steps

@@ -133,7 +133,8 @@ def chestx_command() -> str:
     return f"{shlex.quote(sys.executable)} -m chestx_reasoner"
 
 
-def write_commands(paths: DemoPaths, plan: DemoPlan) -> Path:
+def write_commands(paths: DemoPaths, plan: DemoPlan,
+                   stages: tuple[Stage, ...] = STAGES) -> Path:
     """DIR/commands.sh: the `chestx` command each stage stands for, to rerun any by hand.
 
     Every command runs `$CHESTX`, set at the top to this install's `chestx` unless the caller's
@@ -142,7 +143,7 @@ def write_commands(paths: DemoPaths, plan: DemoPlan) -> Path:
     lines = ["#!/usr/bin/env bash", "# The commands `chestx demo` ran, stage by stage "
              "(same functions, same settings).", "set -euo pipefail",
              f'CHESTX="${{CHESTX:-{chestx_command()}}}"']
-    for stage in STAGES:
+    for stage in stages:
         command = stage.command(paths, plan)
         if command[0] == "chestx":
             lines.append("$CHESTX " + shlex.join(command[1:]))
@@ -154,8 +155,10 @@ def write_commands(paths: DemoPaths, plan: DemoPlan) -> Path:
 
 
 def run_demo(out: Path, settings: DemoSettings, console: Console, *,
-             overwrite: bool = False, verbose: bool = False) -> DemoResult:
-    """Run every stage not yet done; KeyboardInterrupt propagates after the display closes."""
+             overwrite: bool = False, verbose: bool = False,
+             stages: tuple[Stage, ...] = STAGES, title: str = "chestx demo") -> DemoResult:
+    """Run every stage not yet done; KeyboardInterrupt propagates after the display closes.
+    `stages` are the demo's, or the demo's and more (`chestx reproduce`'s ablation)."""
     from chestx_reasoner.logging_setup import quiet_transformers
 
     quiet_transformers(verbose)
@@ -167,16 +170,16 @@ def run_demo(out: Path, settings: DemoSettings, console: Console, *,
                       "--minutes; pass --speed 1 for the reference machine's plan")
     speed = check_folder(paths, settings, overwrite)
     plan = plan_for(settings, speed)
-    write_commands(paths, plan)
+    write_commands(paths, plan, stages)
     result = DemoResult(paths, plan)
-    console.print(f"[bold]chestx demo[/] → {paths.root}  ({plan.describe()})")
+    console.print(f"[bold]{title}[/] → {paths.root}  ({plan.describe()})")
     start = time.perf_counter()
     columns = (TextColumn("{task.description:<22}"), BarColumn(bar_width=28),
                MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn(), TextColumn("[dim]{task.fields[status]}"))
     with Progress(*columns, console=console, transient=False) as progress:
-        overall = progress.add_task("demo", total=len(STAGES), unit="", status="")
-        for number, stage in enumerate(STAGES, start=1):
+        overall = progress.add_task("demo", total=len(stages), unit="", status="")
+        for number, stage in enumerate(stages, start=1):
             record = record_path(paths, stage)
             if record.is_file():
                 result.skipped.append(stage.name)
@@ -184,7 +187,7 @@ def run_demo(out: Path, settings: DemoSettings, console: Console, *,
                                        f"{json.loads(record.read_text())['result']}")
                 progress.advance(overall)
                 continue
-            progress.update(overall, description=f"demo {number}/{len(STAGES)}",
+            progress.update(overall, description=f"demo {number}/{len(stages)}",
                             status=stage.name)
             task = progress.add_task(f"  {stage.name}", total=None, unit=stage.unit,
                                      status="")

@@ -175,25 +175,48 @@ def _sft(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
 REWARD_KEYS = {f"rewards/{name}_reward/mean": name for name in ("format", "outcome", "process")}
 
 
-def _grpo(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
-    from chestx_reasoner.train.configs import ChestXGRPOConfig
-    from chestx_reasoner.train.grpo import run_grpo
+def _grpo(name: str, weights: tuple[float, ...] | None = None) -> Runner:
+    """GRPO from the SFT model into models/NAME; `weights` of the format, outcome and process
+    rewards (None: TRL's, all 1). Every reward is logged whatever its weight."""
 
-    out = paths.model("tiny-sft-grpo")
-    config = ChestXGRPOConfig(
-        output_dir=str(out), max_steps=plan.grpo_steps, learning_rate=plan.grpo_lr,
-        num_generations=plan.grpo_generations,
-        per_device_train_batch_size=plan.grpo_generations,
-        max_completion_length=plan.grpo_completion_tokens, seed=plan.settings.seed,
-        save_steps=plan.save_steps, save_total_limit=2, report_to="none")
-    result = run_grpo(paths.train_mined, f"hf:{paths.model('tiny-sft')}", config,
-                      resume=_resume(out), callbacks=[_train_callback(progress, REWARD_KEYS)])
-    means = []
-    for key, name in REWARD_KEYS.items():
-        values = [e[key] for e in result.log_history if key in e]
-        if values:
-            means.append(f"{name} {sum(values) / len(values):.2f}")
-    return f"{result.global_step} steps; mean rewards " + ", ".join(means)
+    def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+        from chestx_reasoner.train.configs import ChestXGRPOConfig
+        from chestx_reasoner.train.grpo import run_grpo
+
+        out = paths.model(name)
+        config = ChestXGRPOConfig(
+            output_dir=str(out), max_steps=plan.grpo_steps, learning_rate=plan.grpo_lr,
+            num_generations=plan.grpo_generations,
+            per_device_train_batch_size=plan.grpo_generations,
+            max_completion_length=plan.grpo_completion_tokens, seed=plan.settings.seed,
+            save_steps=plan.save_steps, save_total_limit=2, report_to="none",
+            reward_weights=list(weights) if weights else None)
+        result = run_grpo(paths.train_mined, f"hf:{paths.model('tiny-sft')}", config,
+                          resume=_resume(out),
+                          callbacks=[_train_callback(progress, REWARD_KEYS)])
+        means = []
+        for key, reward in REWARD_KEYS.items():
+            values = [e[key] for e in result.log_history if key in e]
+            if values:
+                means.append(f"{reward} {sum(values) / len(values):.2f}")
+        return f"{result.global_step} steps; mean rewards " + ", ".join(means)
+
+    return run
+
+
+def grpo_stage(name: str, label: str, weights: tuple[float, ...] | None = None) -> Stage:
+    """The `train grpo` stage that writes models/NAME (the demo's, or an ablation's)."""
+
+    def command(p: DemoPaths, plan: DemoPlan) -> list[str]:
+        return _cmd(
+            "train", "grpo", "--data", p.train_mined, "--model", f"hf:{p.model('tiny-sft')}",
+            "--out", p.model(name), "--max-steps", plan.grpo_steps, "--lr", plan.grpo_lr,
+            "--num-generations", plan.grpo_generations, "--max-completion-length",
+            plan.grpo_completion_tokens, "--seed", plan.settings.seed,
+            *(("--reward-weights", ",".join(f"{w:g}" for w in weights)) if weights else ()),
+            "--resume")
+
+    return Stage(label, "steps", command, _grpo(name, weights))
 
 
 def _predict(name: str) -> Runner:
@@ -218,15 +241,26 @@ def _predict(name: str) -> Runner:
     return run
 
 
-def _score(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
-    from chestx_reasoner.scoring.judge_rules import RulesJudge
-    from chestx_reasoner.scoring.score import score_file, score_settings
+def _score(names: tuple[str, ...], where: Callable[[DemoPaths], Path]) -> Runner:
+    def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+        from chestx_reasoner.scoring.judge_rules import RulesJudge
+        from chestx_reasoner.scoring.score import score_file, score_settings
 
-    files = [paths.predictions(name) for name in (*BASELINES, *TRAINED)]
-    run, _ = score_file(files, paths.scored, RulesJudge(),
-                        on_start=lambda todo, done: progress.start(todo + done, done),
-                        progress=progress.advance, settings=score_settings("rules"))
-    return f"{run.done + run.already_done} predictions scored by the offline judge"
+        files = [paths.predictions(name) for name in names]
+        summary, _ = score_file(files, where(paths), RulesJudge(),
+                                on_start=lambda todo, done: progress.start(todo + done, done),
+                                progress=progress.advance, settings=score_settings("rules"))
+        return f"{summary.done + summary.already_done} predictions scored by the offline judge"
+
+    return run
+
+
+def score_stage(label: str, names: tuple[str, ...], where: Callable[[DemoPaths], Path]
+                ) -> Stage:
+    """`chestx score` of the predictions of `names` into the folder `where(paths)`."""
+    return Stage(label, "items", lambda p, plan: _cmd(
+        "score", *(part for name in names for part in ("--predictions", p.predictions(name))),
+        "--out", where(p)), _score(names, where))
 
 
 def _report(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
@@ -244,11 +278,13 @@ def _cmd(*parts: object) -> list[str]:
     return ["chestx", *(str(p) for p in parts)]
 
 
-def _predict_cmd(name: str) -> Callable[[DemoPaths, DemoPlan], list[str]]:
-    return lambda p, plan: _cmd(
+def predict_stage(name: str) -> Stage:
+    """`chestx predict` of model `name` (a baseline or a trained folder) on the mined test set."""
+    return Stage(f"predict {name}", "items", lambda p, plan: _cmd(
         "predict", "--bench", p.test_mined, "--model", p.spec(name), "--out",
         p.predictions(name), "--max-new-tokens", plan.predict_tokens, "--batch-size",
-        plan.predict_batch_size, "--seed", plan.settings.seed, "--device", "cpu")
+        plan.predict_batch_size, "--seed", plan.settings.seed, "--device", "cpu"),
+        _predict(name))
 
 
 STAGES: tuple[Stage, ...] = (
@@ -272,16 +308,8 @@ STAGES: tuple[Stage, ...] = (
         p.model("tiny-sft"), "--max-steps", plan.sft_steps, "--lr", plan.sft_lr,
         "--batch-size", plan.sft_batch_size, "--answer-only-ratio", plan.answer_only_ratio,
         "--seed", plan.settings.seed, "--resume"), _sft),
-    Stage("train grpo", "steps", lambda p, plan: _cmd(
-        "train", "grpo", "--data", p.train_mined, "--model", f"hf:{p.model('tiny-sft')}",
-        "--out", p.model("tiny-sft-grpo"), "--max-steps", plan.grpo_steps, "--lr",
-        plan.grpo_lr, "--num-generations", plan.grpo_generations, "--max-completion-length",
-        plan.grpo_completion_tokens, "--seed", plan.settings.seed, "--resume"), _grpo),
-    *(Stage(f"predict {name}", "items", _predict_cmd(name), _predict(name))
-      for name in (*BASELINES, *TRAINED)),
-    Stage("score", "items", lambda p, plan: _cmd(
-        "score", *(part for name in (*BASELINES, *TRAINED)
-                   for part in ("--predictions", p.predictions(name))), "--out", p.scored),
-        _score),
+    grpo_stage(TRAINED[1], "train grpo"),
+    *(predict_stage(name) for name in (*BASELINES, *TRAINED)),
+    score_stage("score", (*BASELINES, *TRAINED), lambda p: p.scored),
     Stage("report", "", lambda p, plan: ["(chestx demo writes DIR/report.html)"], _report),
 )
