@@ -662,3 +662,32 @@ def test_an_options_finding_on_the_wrong_side_loses_factuality() -> None:
                              "The answer is A."])
     assert swapped.factuality < base.factuality
 
+
+
+_LUNG = {"task": "multi", "question": "Which findings are in this chest X-ray?", "answer": "A",
+         "options": ["consolidation", "atelectasis, lung opacity, pleural effusion",
+                     "atelectasis, pleural effusion", "lung opacity"],
+         "reasoning": ["A dense right lower lobe consolidation is seen.",
+                       "There is no pleural effusion and no atelectasis.",
+                       "So the answer is A) consolidation."],
+         "report": "Right lower lobe consolidation. No pleural effusion or atelectasis."}
+
+
+@pytest.mark.parametrize(("conclusion", "verdict"), [
+    ("Therefore, the answer is A) consolidation.", "supported"),
+    ("Therefore, the answer is A: Consolidation of the right lower lobe.", "supported"),
+    ("The final answer is A (consolidation).", "supported"),
+    ("Therefore, the answer is A.", "supported"),
+    ("Therefore, the answer is A) atelectasis, lung opacity, pleural effusion.", "contradicted"),
+    ("The final answer is A) atelectasis, pleural effusion.", "contradicted"),
+    ("So the best option is A: atelectasis, lung opacity.", "contradicted"),
+])
+def test_a_right_letter_with_another_options_words_is_not_a_supported_conclusion(
+        conclusion: str, verdict: str) -> None:
+    steps = ["A dense right lower lobe consolidation is seen.",
+             "There is no pleural effusion.", conclusion]
+    (judgment,) = RulesJudge().judge_many([_LUNG], [steps], [True])
+    assert judgment.steps[-1]["verdict"] == verdict
+    if verdict == "contradicted":
+        assert "reference answer is A" in judgment.steps[-1]["evidence"]
+        assert judgment.effectiveness < 1.0

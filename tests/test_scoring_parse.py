@@ -144,6 +144,63 @@ def test_parse_answer_cases(prediction, options, task, expected):
     assert parse_answer(prediction, options, task) == expected
 
 
+# A letter with option words: the words must be that option's, in any wording; another single
+# option's words make the answer that option, findings of no single option make it no answer.
+LUNG = ["consolidation", "atelectasis, lung opacity, pleural effusion",
+        "atelectasis, pleural effusion", "lung opacity"]
+FOUR = ["consolidation", "pulmonary edema", "pneumothorax", "cardiomegaly"]
+LONG = ("The cardiac silhouette is within normal limits and the mediastinum is not widened. "
+        "The costophrenic angles are sharp and there is no free air under the diaphragm.\n\n")
+LETTER_TEXT_CASES = [
+    # --- right words (or none): the letter stands ------------------------------------------------
+    ("<answer>A</answer>", FOUR, "single", "A"),
+    ("<answer>A) Consolidation.</answer>", FOUR, "single", "A"),
+    ("<answer>A: consolidation</answer>", FOUR, "single", "A"),
+    ("<answer>A (consolidation)</answer>", FOUR, "single", "A"),
+    ("<answer>A) CONSOLIDATION in the right lower lobe</answer>", FOUR, "single", "A"),
+    ("<answer>A) consolidation with air bronchograms</answer>", FOUR, "single", "A"),
+    ("<answer>B) Edema</answer>", FOUR, "single", "B"),
+    ("<answer>D) enlarged heart</answer>", FOUR, "single", "D"),
+    ("<answer>A) because the lower lobe is dense</answer>", FOUR, "single", "A"),
+    (LONG + "Therefore, the answer is A) consolidation.", FOUR, "single", "A"),
+    (LONG + "**Final answer: B) Pulmonary edema**", FOUR, "single", "B"),
+    (LONG + "Answer: A) consolidation, no pneumothorax", FOUR, "single", "A"),
+    ("<answer>B) atelectasis, lung opacity, pleural effusion</answer>", LUNG, "multi", "B"),
+    ("<answer>B) Pleural effusions, atelectasis and airspace opacity.</answer>", LUNG, "multi",
+     "B"),
+    (LONG + "The answer is B) atelectasis, lung opacity, pleural effusion.", LUNG, "multi", "B"),
+    ("<answer>C: Pulmonary oedema, atelectasis at both bases</answer>", MULTI, "multi", "C"),
+    ("<answer>A) Yes</answer>", YES_NO, "binary", "A"),
+    ("<answer>B) No, there is no effusion.</answer>", YES_NO, "binary", "B"),
+    ("<answer>C) Improved</answer>", TEMPORAL, "temporal", "C"),
+    # --- another option's words: that option ----------------------------------------------------
+    ("<answer>A) atelectasis, lung opacity, pleural effusion</answer>", LUNG, "multi", "B"),
+    (LONG + "Therefore, the answer is A) atelectasis, lung opacity, pleural effusion.", LUNG,
+     "multi", "B"),
+    ("Therefore, the answer is A) atelectasis, lung opacity, pleural effusion.", LUNG, "multi",
+     "B"),
+    ("<answer>B) atelectasis, pleural effusion</answer>", LUNG, "multi", "C"),
+    ("<answer>A) pulmonary edema</answer>", FOUR, "single", "B"),
+    (LONG + "The findings are most consistent with option A: edema.", FOUR, "single", "B"),
+    (LONG + "Final answer: A) enlarged cardiac silhouette", FOUR, "single", "D"),
+    (LONG + "A) Pneumothorax", FOUR, "single", "C"),
+    ("<answer>A) No</answer>", YES_NO, "binary", "B"),
+    ("<answer>A) Abnormal</answer>", ANOMALY, "anomaly", "B"),
+    ("<answer>A) Worsening</answer>", TEMPORAL, "temporal", "B"),
+    # --- findings of no single option: no answer ------------------------------------------------
+    ("<answer>A) atelectasis, lung opacity</answer>", LUNG, "multi", None),
+    ("Final answer: B) atelectasis, lung opacity", LUNG, "multi", None),
+    (LONG + "The answer is D) atelectasis, pleural effusion, pneumothorax.", LUNG, "multi", None),
+    ("<answer>A) fracture</answer>", FOUR, "single", None),
+    (LONG + "So the answer is A) consolidation and pulmonary edema.", FOUR, "single", None),
+]
+
+
+@pytest.mark.parametrize(("prediction", "options", "task", "expected"), LETTER_TEXT_CASES)
+def test_a_letter_counts_only_with_its_own_option_words(prediction, options, task, expected):
+    assert parse_answer(prediction, options, task) == expected
+
+
 STEP_CASES = [
     ("<think> First, assess the heart. The cardiac silhouette is enlarged, e.g. the ratio exceeds "
      "half the chest width. Next, the costophrenic angles are sharp. </think><answer> A </answer>",

@@ -31,6 +31,7 @@ from chestx_reasoner.reports.vocabulary import (
     pluralize,
 )
 from chestx_reasoner.scoring import calibration
+from chestx_reasoner.scoring.answer_text import letter_conflicts
 from chestx_reasoner.scoring.key_findings import (
     Judgment,
     KeyFinding,
@@ -251,11 +252,23 @@ class RulesJudge:
                     # other steps earn what a wrong answer's would.
                     lucky = right and denies_answer(judgment.pred_key_findings, {
                         phrase for phrase, status in phrases if status == "present"})
-                    if not lucky:
-                        judgment.steps[-1]["verdict"] = "supported" if right else "contradicted"
-                        judgment.steps[-1]["evidence"] = \
-                            f"the reference answer is {item.get('answer')}"
-                    credit = reasoning_credit(right and not lucky, judgment.pred_key_findings,
+                    # Nor is a conclusion whose letter comes with another option's words
+                    # (answer_text): "the answer is A) edema" reaches edema, whatever A is.
+                    miswritten = [(letter, to) for letter, to in letter_conflicts(
+                        judgment.steps[-1]["text"], [str(o) for o in item.get("options") or []])
+                        if to != item.get("answer")] if right else []
+                    last = judgment.steps[-1]
+                    if miswritten:
+                        letter, to = miswritten[0]
+                        last["verdict"] = "contradicted"
+                        last["evidence"] = (f"{letter} given with the words of "
+                                            f"{to or 'no single option'}; the reference "
+                                            f"answer is {item.get('answer')}")
+                    elif not lucky:
+                        last["verdict"] = "supported" if right else "contradicted"
+                        last["evidence"] = f"the reference answer is {item.get('answer')}"
+                    credit = reasoning_credit(right and not lucky and not miswritten,
+                                              judgment.pred_key_findings,
                                               judgment.ref_key_findings)
                 judgment.effectiveness = effectiveness_of(judgment.steps, credit)
             out.append(judgment)

@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 
 from chestx_reasoner.reports.vocabulary import lookup_concepts, normalize_term
+from chestx_reasoner.scoring.answer_text import SYNONYMS, AmbiguousAnswer, resolve_letter
 
 LETTERS = "ABCDEFGH"
 I, M, S = re.IGNORECASE, re.MULTILINE, re.DOTALL  # noqa: E741
@@ -51,16 +52,6 @@ _NEGATION = re.compile(r"\b(?:no|not|without|rule out|ruling out|ruled out|rules
                        r"negative for|exclude[sd]?|excluding|rather than|instead of|unlikely|"
                        r"less likely|eliminat\w+|incorrect|wrong)\b")
 _YES_NO = re.compile(r"\s*(yes|no)\b", I)
-SYNONYMS: dict[str, tuple[str, ...]] = {  # option text -> other words that answer with it
-    "yes": ("present", "positive"),
-    "no": ("absent", "negative"),
-    "normal": ("no abnormality", "no abnormalities", "within normal limits", "not abnormal"),
-    "abnormal": ("abnormality", "abnormalities", "not normal"),
-    "stable": ("unchanged", "no change", "no significant change", "no interval change"),
-    "worsening": ("worsened", "worse", "progression", "progressed", "progressing",
-                  "deteriorated", "deteriorating"),
-    "improving": ("improved", "improvement", "better", "resolving", "resolved"),
-}
 _SPLIT = re.compile(r"[,;\n]+|\band\b", I)
 _ITEM_PREFIX = re.compile(r"^(?:[-*•·+]+|\(?\d+[.)]|(?:the\s+)?(?:final\s+)?(?:answer|findings?|"
                           r"impression|conclusion)\s*(?:is|are|include)?\s*:)\s*", I)
@@ -119,11 +110,14 @@ def _listing(options: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("".join(parts), I)
 
 
-def _letter(match: re.Match | None, n: int) -> str | None:
-    if match is None:
-        return None
+def _letter(match: re.Match, options: list[str], text: str) -> str | None:
+    """The letter matched, as the option words after it make it (`answer_text`)."""
     ch = next(g for g in match.groups() if g).upper()
-    return ch if ch in LETTERS[:n] else None
+    if ch not in LETTERS[: len(options)]:
+        return None
+    if (ch := resolve_letter(ch, text[match.end():], options)) is None:
+        raise AmbiguousAnswer(text)
+    return ch
 
 
 def _negated(text: str, pos: int) -> bool:
@@ -172,9 +166,8 @@ def _set_match(text: str, options: list[str]) -> str | None:
 def _lenient(segment: str, options: list[str]) -> str | None:
     """A short segment that should be the answer (tag content, the words after "answer is")."""
     s = _clean(segment).strip().strip("\"'“”‘’ ")
-    n = len(options)
     if m := _BARE.fullmatch(s):
-        return _letter(m, n)
+        return _letter(m, options, s)
     if found := _start_choice(s, options):
         return found
     if found := _set_match(s, options):
@@ -190,7 +183,7 @@ def _unit_choice(unit: str, options: list[str]) -> str | None:
         by_word = m.group(1) or m.group(2)
         if (listing and not by_word) or _negated(unit, m.start()) or _REJECTED.match(unit, m.end()):
             continue
-        return _letter(m, len(options))
+        return _letter(m, options, unit)
     chosen = {i for _, _, i in _text_matches(unit, options)}
     return LETTERS[chosen.pop()] if len(chosen) == 1 else None
 
@@ -198,11 +191,11 @@ def _unit_choice(unit: str, options: list[str]) -> str | None:
 def _free_choice(text: str, options: list[str]) -> str | None:
     """Free text: strong cues, then concluding sentences from the end, then the first line."""
     text = _clean(text)
-    if len(text.split()) <= 12 and (found := _lenient(text, options)):
-        return found
-    for m in list(_CUE.finditer(text))[:-21:-1]:
+    for m in list(_CUE.finditer(text))[:-21:-1]:  # first: a short "answer is A) x" is its A
         if found := _lenient(_line_after(text, m.end()), options):
             return found
+    if len(text.split()) <= 12 and (found := _lenient(text, options)):
+        return found
     units = [u.strip() for line in text.split("\n") for u in _sentences(line) if u.strip()]
     for i in range(len(units) - 1, -1, -1):
         intro = i and units[i - 1].endswith(":") and (
@@ -227,7 +220,7 @@ def _line_after(text: str, pos: int, limit: int | None = 400) -> str:
 def _start_choice(line: str, options: list[str]) -> str | None:
     """A letter or Yes/No that opens a line ("B) …", "No, there is no effusion.")."""
     if m := _LEAD.match(line):
-        return _letter(m, len(options))
+        return _letter(m, options, line)
     keys = [normalize_term(o) for o in options]
     if (m := _YES_NO.match(line)) and m.group(1).lower() in keys:
         return LETTERS[keys.index(m.group(1).lower())]
@@ -264,7 +257,13 @@ def parse_answer(prediction: str | None, options: list[str], task: str) -> str |
     text = _assistant_turn(prediction)
     if task == "multi_open" or not options:
         return _parse_open(text)
-    text = _drop_listing(text, options)
+    try:  # a letter given with words of no single option is no answer (answer_text)
+        return _choose(_drop_listing(text, options), options)
+    except AmbiguousAnswer:
+        return None
+
+
+def _choose(text: str, options: list[str]) -> str | None:
     tagged = _tagged(text)
     if tagged is not None and tagged.strip():
         return _lenient(tagged, options) or _free_choice(tagged, options)
