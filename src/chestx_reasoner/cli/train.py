@@ -172,14 +172,14 @@ def grpo_command(
         help="colocate: vLLM shares the training GPUs; server: a separate `trl vllm-serve` "
         "process generates (--use-vllm).")] = VllmMode.colocate,
     vllm_server_url: Annotated[str | None, typer.Option(
-        help="Base URL of the `trl vllm-serve` server (server mode) [default: "
-        "http://0.0.0.0:8000].")] = None,
+        help="Base URL of the `trl vllm-serve` server (server mode; default "
+        "http://0.0.0.0:8000).")] = None,
     vllm_gpu_memory_utilization: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Share of each GPU's memory vLLM may take (colocate mode) "
-        "[default: 0.3].")] = None,
+        min=0.0, max=1.0, help="Share of each GPU's memory vLLM may take (colocate mode; "
+        "default 0.3).")] = None,
     vllm_tensor_parallel_size: Annotated[int | None, typer.Option(
-        min=1, help="GPUs per vLLM engine (colocate mode; must divide the process count) "
-        "[default: 1].")] = None,
+        min=1, help="GPUs per vLLM engine (colocate mode; must divide the process count; "
+        "default 1).")] = None,
     max_steps: MaxStepsOption = None,
     max_completion_length: Annotated[int, typer.Option(
         min=1, help="Longest completion in tokens.")] = 512,
