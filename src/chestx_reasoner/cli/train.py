@@ -37,13 +37,16 @@ SaveStepsOption = Annotated[int, typer.Option(
 
 def _run(console: Console, stage: str, run: Any, data: Path, model: str, config: Any,
          resume: bool) -> None:
-    """Run a stage; bad input is one line (exit 2), Ctrl-C says how to resume."""
+    """Run a stage with a progress line per logging step; bad input is one line (exit 2),
+    Ctrl-C says how to resume."""
     from chestx_reasoner.logging_setup import quiet_transformers
+    from chestx_reasoner.train.progress import ProgressLines
     from chestx_reasoner.train.sft import TrainError
 
     quiet_transformers(logging.getLogger().level <= logging.DEBUG)
-    try:
-        result = run(data, model, config, resume=resume)
+    try:  # one line per logging step instead of the Trainer's raw log dicts
+        result = run(data, model, config, resume=resume,
+                     callbacks=[ProgressLines(console.print)])
     except (TrainError, RecordError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
