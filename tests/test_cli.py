@@ -112,6 +112,22 @@ def test_help_texts_keep_every_word() -> None:
             assert not re.search(r"(^|\s)[.,;:)](\s|$)|\(\s*\)|\[\s*\]", text), (path, line)
 
 
+
+def test_help_paragraphs_are_not_broken_where_the_source_wraps() -> None:
+    """Typer keeps a docstring's single line breaks; `--help` showed 'predictions' / 'of four
+    models' on two lines of the command list, wherever the terminal's width."""
+    import typer
+
+    root = typer.main.get_command(app)
+    commands = [*root.commands.values(), *root.commands["train"].commands.values()]
+    for command in commands:
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, (command.name, paragraph)
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "100"}, terminal_width=100)
+    lines = [line.strip("│ ") for line in result.stdout.splitlines()]
+    assert "predictions of four models, RadRScore and accuracy, and DIR/report.html." in lines
+
+
 def test_every_pipeline_command_exists() -> None:
     built = {c.name for c in app.registered_commands}
     assert {"label", "synth", "build", "mine", "predict", "score", "compare", "demo"} <= built
