@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,64 @@ def test_help_lists_every_command() -> None:
     for command in ["label", "synth", "build", "mine", "predict", "score", "compare", "demo",
                     "bench", "model", "train", "export"]:
         assert f" {command} " in result.stdout
+
+
+
+def _command_paths() -> Iterator[list[str]]:
+    """Every command and group of the app, as the argv that reaches it ([] for the root)."""
+    import typer
+
+    def walk(command: object, path: list[str]) -> Iterator[list[str]]:
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    yield from walk(typer.main.get_command(app), [])
+
+
+def test_help_strings_hold_no_rich_markup() -> None:
+    """Help is rendered as rich markup: square brackets there vanish from `--help`."""
+    import typer
+    from rich.text import Text
+
+    def walk(command: object) -> Iterator[object]:
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from walk(sub)
+
+    for command in walk(typer.main.get_command(app)):
+        helps = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        for text in helps:
+            assert Text.from_markup(text).plain == text, (command.name, text)
+
+
+def test_help_texts_keep_every_word() -> None:
+    """Rich markup in help text ('[default: 0]') is swallowed and leaves 'Random seed .'."""
+    paths = list(_command_paths())
+    assert ["train", "grpo"] in paths and ["export", "lmms-eval"] in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100"},
+                               terminal_width=100)
+        assert result.exit_code == 0, (path, result.output)
+        for line in result.stdout.splitlines():
+            text = line.strip("│ ")
+            assert not re.search(r"(^|\s)[.,;:)](\s|$)|\(\s*\)|\[\s*\]", text), (path, line)
+
+
+
+def test_help_paragraphs_are_not_broken_where_the_source_wraps() -> None:
+    """Typer keeps a docstring's single line breaks; `--help` showed 'predictions' / 'of four
+    models' on two lines of the command list, wherever the terminal's width."""
+    import typer
+
+    root = typer.main.get_command(app)
+    commands = [*root.commands.values(), *root.commands["train"].commands.values()]
+    for command in commands:
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, (command.name, paragraph)
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "100"}, terminal_width=100)
+    lines = [line.strip("│ ") for line in result.stdout.splitlines()]
+    assert "predictions of four models, RadRScore and accuracy, and DIR/report.html." in lines
 
 
 def test_every_pipeline_command_exists() -> None:

@@ -214,3 +214,48 @@ def test_format_compare_table_renders_every_task_and_overall(tmp_path: Path) -> 
     diff = result["overall"]["accuracy"]["diff"]
     assert f"{diff:+.3f}" in text
     assert not any(math.isnan(float(x)) for x in [diff])
+
+
+def _three_task_runs(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = _runs(80)
+    for item in [*a[:10], *b[:10]]:
+        item["task"] = "multi_open"  # the longest task name
+    return _write_run(tmp_path / "a", a), _write_run(tmp_path / "b", b)
+
+
+def test_cli_compare_table_is_whole_at_100_columns(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import chestx_reasoner.cli.score as score_cli
+    from chestx_reasoner.cli import app
+
+    dir_a, dir_b = _three_task_runs(tmp_path)
+    monkeypatch.setattr(score_cli, "table_width", lambda: 100)
+    result = CliRunner().invoke(app, ["compare", str(dir_a), str(dir_b)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "…" not in result.stdout
+    words = " ".join(result.stdout.split())
+    expected = compare_dirs(dir_a, dir_b)
+    for task in ("binary", "single", "multi_open", "overall"):
+        assert task in words
+    for cell in [*expected["by_task"].values(), expected["overall"]]:
+        for metric in ("accuracy", "radrscore"):
+            diff, (low, high) = cell[metric]["diff"], cell[metric]["ci"]
+            assert f"{diff:+.3f}" in words and f"{low:+.2f} {high:+.2f}" in words
+
+
+def test_cli_compare_json_holds_the_numbers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chestx_reasoner.cli import app
+
+    dir_a, dir_b = _three_task_runs(tmp_path)
+    result = CliRunner().invoke(app, ["compare", str(dir_a), str(dir_b), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data == json.loads(json.dumps(compare_dirs(dir_a, dir_b)))
+    assert set(data["by_task"]) == {"binary", "single", "multi_open"}
+    assert data["overall"]["accuracy"]["ci"][0] < data["overall"]["accuracy"]["diff"]

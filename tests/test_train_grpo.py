@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,10 @@ def test_cli_runs_and_refuses_bad_options(data: tuple[Path, Path], tmp_path: Pat
                                  "--reward-weights", "1,1,2"])
     assert result.exit_code == 0, result.output
     assert "GRPO: 1 steps" in result.stderr and (out / "model.safetensors").exists()
+    (line,) = [line for line in result.output.splitlines() if line.startswith("step ")]
+    assert re.match(r"step 1/1  loss -?\d+\.\d{3}  lr \S+  reward -?\d+\.\d\d \(format "
+                    r"\d\.\d\d outcome \d\.\d\d process \d\.\d\d\)", line), line
+    assert "{'loss'" not in result.output
     bad = [(["--reward-weights", "1,2"], "wants 3 numbers"),
            (["--reward-weights", "a,b,c"], "wants 3 numbers"),
            (["--num-generations", "1"], "num-generations")]

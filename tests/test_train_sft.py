@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import chestx_reasoner
 from chestx_reasoner.bench.build import BuildConfig, SourceSpec, build_benchmark
@@ -155,8 +156,9 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(data: tuple[Path, Path],
 
 
 @pytest.fixture(scope="module")
-def trained(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`chestx train sft` end to end: 3 steps, then the folder it saved."""
+def trained_run(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
+                ) -> tuple[Path, Result]:
+    """`chestx train sft` end to end: 3 steps, then the folder it saved and what it printed."""
     mined, model_dir = data
     out = tmp_path_factory.mktemp("run") / "sft"
     result = runner.invoke(app, ["train", "sft", "--data", str(mined), "--model",
@@ -165,7 +167,24 @@ def trained(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -
                                  "--answer-only-ratio", "0.3"])
     assert result.exit_code == 0, result.output
     assert "SFT: 3 steps; loss" in result.stderr and f"hf:{out}" in result.stderr
-    return out
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def trained(trained_run: tuple[Path, Result]) -> Path:
+    return trained_run[0]
+
+
+def test_cli_prints_one_progress_line_per_step(trained_run: tuple[Path, Result]) -> None:
+    out, result = trained_run
+    lines = [line for line in result.output.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"], result.output
+    assert re.fullmatch(r"step 3/3  loss \d+\.\d{3}  lr \d\.\de[-+]\d\d  [\d.]+ steps/s",
+                        lines[-1]), lines[-1]
+    assert "{'loss'" not in result.output and "'grad_norm'" not in result.output
+    history = records(out / "log_history.jsonl")  # what is written to disk keeps every key
+    assert [h["step"] for h in history if "loss" in h] == [1, 2, 3]
+    assert {"loss", "grad_norm", "learning_rate", "epoch"} <= set(history[0])
 
 
 def test_output_loads_through_hf_and_predicts(trained: Path, data: tuple[Path, Path]) -> None:

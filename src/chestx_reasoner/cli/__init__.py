@@ -15,7 +15,9 @@ from chestx_reasoner.cli import train  # noqa: F401
 from chestx_reasoner.cli import export  # noqa: F401
 from chestx_reasoner.cli import demo  # noqa: F401
 # isort: on
-from chestx_reasoner.cli.app import app
+from chestx_reasoner.cli.app import app, reflow_help
+
+reflow_help(app)
 
 __all__ = ["app", "main"]
 

@@ -8,6 +8,7 @@ progress and turns bad input into a one-line error (exit 2).
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,6 +81,21 @@ OverwriteOption = Annotated[bool, typer.Option(
 LLMRetriesOption = Annotated[int, typer.Option(
     "--llm-retries", min=0, help="Retries of a failed LLM request (timeouts, refused "
     "connections, 429/5xx), with backoff.")]
+
+
+def reflow_help(typer_app: typer.Typer) -> None:
+    """Join the wrapped lines of every command's docstring into whole paragraphs.
+
+    Why: in rich mode Typer keeps a docstring's single line breaks (in the command list and
+    after the first paragraph), so `--help` broke sentences where the source wrapped them,
+    wherever the terminal was wider or narrower than the source.
+    """
+    for info in typer_app.registered_commands:
+        text = info.help or inspect.getdoc(info.callback) or ""
+        info.help = "\n\n".join(" ".join(part.split()) for part in text.split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
 
 
 def require_llm(flag: str, url: str | None, model: str | None) -> None:

@@ -26,11 +26,11 @@ from chestx_reasoner.cli.app import (
 @app.command("synth")
 def synth_command(
     out: Annotated[Path, typer.Option("--out", help="Cohort folder (MIMIC-CXR-JPG layout).")],
-    n: Annotated[int | None, typer.Option("--n", min=1, help="Studies [default: 2000, or the "
-                                          "folder's own when resuming].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
+    n: Annotated[int | None, typer.Option("--n", min=1, help="Studies (default: 2000, or the "
+                                          "folder's own when resuming).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: 0).")] = None,
     size: Annotated[int | None, typer.Option(min=64, max=2048,
-                                             help="Image side in pixels [default: 256].")] = None,
+                                             help="Image side in pixels (default: 256).")] = None,
     prevalence: Annotated[list[str] | None, typer.Option(
         help="Override a label's share of studies: 'Edema=0.2' (positive) or "
         "'Edema=0.2:0.05:0.1' (positive:uncertain:negative). Repeatable.")] = None,
@@ -39,7 +39,7 @@ def synth_command(
     preview: Annotated[int | None, typer.Option(
         min=1, help="Also write a contact sheet of N studies with their labels.")] = None,
     preview_out: Annotated[Path | None, typer.Option(
-        help="Contact sheet path [default: OUT/preview.png].")] = None,
+        help="Contact sheet path (default: OUT/preview.png).")] = None,
 ) -> None:
     """Make the embedded synthetic cohort: images, reports, labels, splits and prior pairs.
 
@@ -116,7 +116,7 @@ def build_command(
         "--root", help="The source's release folder, in the order of --source.")],
     out: Annotated[Path, typer.Option("--out", help="Benchmark folder.")],
     tasks: Annotated[list[str] | None, typer.Option(
-        help="Task families, comma-separated [default: all].")] = None,
+        help="Task families, comma-separated (default: all).")] = None,
     per_finding: Annotated[int, typer.Option(
         min=2, help="binary: items per finding and split (half yes, half no).")] = 200,
     per_task: Annotated[int | None, typer.Option(

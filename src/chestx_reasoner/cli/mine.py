@@ -37,7 +37,7 @@ def mine_command(
         help="Environment variable holding the API key (never logged).")] = "OPENAI_API_KEY",
     concurrency: Annotated[int, typer.Option(min=1, help="LLM requests in flight.")] = 8,
     cache: Annotated[Path | None, typer.Option(
-        help="SQLite cache of LLM responses [default: OUT.cache.sqlite].")] = None,
+        help="SQLite cache of LLM responses (default: OUT.cache.sqlite).")] = None,
     price_in: Annotated[float | None, typer.Option(
         help="Price per million prompt tokens, for the cost summary.")] = None,
     price_out: Annotated[float | None, typer.Option(

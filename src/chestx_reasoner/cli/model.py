@@ -82,7 +82,7 @@ def predict_command(
     temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of sampling (and of `random`).")] = 0,
     image_root: Annotated[Path | None, typer.Option(
-        help="Folder image paths are relative to [default: the benchmark file's folder].")] = None,
+        help="Folder image paths are relative to (default: the benchmark file's folder).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (hf, tiny).")] = "auto",
     max_pixels: Annotated[int | None, typer.Option(
         min=3136, help="Cap on image pixels before the vision tower (hf Qwen2-VL).")] = None,
@@ -93,7 +93,7 @@ def predict_command(
         "OPENAI_API_KEY",
     concurrency: Annotated[int, typer.Option(min=1, help="openai: requests in flight.")] = 8,
     cache: Annotated[Path | None, typer.Option(
-        help="openai: SQLite cache of responses [default: OUT.cache.sqlite].")] = None,
+        help="openai: SQLite cache of responses (default: OUT.cache.sqlite).")] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Run a model on benchmark items and write one Prediction record per item.

@@ -3,6 +3,7 @@ differences of two scored runs)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -133,6 +134,9 @@ def compare_command(
         help="Only this model's items of run A (needed when A holds several models).")] = None,
     model_b: Annotated[str | None, typer.Option(help="Only this model's items of run B.")
                        ] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the full result as JSON (for scripts) instead of the table.")
+                       ] = False,
 ) -> None:
     """Paired differences B - A per task with bootstrap 95 % CIs, over the items both share."""
     from chestx_reasoner.jsonl import RecordError
@@ -145,4 +149,7 @@ def compare_command(
         result = compare_dirs(dir_a, dir_b, model_a=model_a, model_b=model_b)
     except (RecordError, ValueError) as exc:
         fail(str(exc).splitlines()[0])
-    Console(highlight=False).print(format_compare_table(result))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    Console(highlight=False, width=table_width()).print(format_compare_table(result))

@@ -37,13 +37,16 @@ SaveStepsOption = Annotated[int, typer.Option(
 
 def _run(console: Console, stage: str, run: Any, data: Path, model: str, config: Any,
          resume: bool) -> None:
-    """Run a stage; bad input is one line (exit 2), Ctrl-C says how to resume."""
+    """Run a stage with a progress line per logging step; bad input is one line (exit 2),
+    Ctrl-C says how to resume."""
     from chestx_reasoner.logging_setup import quiet_transformers
+    from chestx_reasoner.train.progress import ProgressLines
     from chestx_reasoner.train.sft import TrainError
 
     quiet_transformers(logging.getLogger().level <= logging.DEBUG)
-    try:
-        result = run(data, model, config, resume=resume)
+    try:  # one line per logging step instead of the Trainer's raw log dicts
+        result = run(data, model, config, resume=resume,
+                     callbacks=[ProgressLines(console.print)])
     except (TrainError, RecordError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -172,14 +175,14 @@ def grpo_command(
         help="colocate: vLLM shares the training GPUs; server: a separate `trl vllm-serve` "
         "process generates (--use-vllm).")] = VllmMode.colocate,
     vllm_server_url: Annotated[str | None, typer.Option(
-        help="Base URL of the `trl vllm-serve` server (server mode) [default: "
-        "http://0.0.0.0:8000].")] = None,
+        help="Base URL of the `trl vllm-serve` server (server mode; default "
+        "http://0.0.0.0:8000).")] = None,
     vllm_gpu_memory_utilization: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Share of each GPU's memory vLLM may take (colocate mode) "
-        "[default: 0.3].")] = None,
+        min=0.0, max=1.0, help="Share of each GPU's memory vLLM may take (colocate mode; "
+        "default 0.3).")] = None,
     vllm_tensor_parallel_size: Annotated[int | None, typer.Option(
-        min=1, help="GPUs per vLLM engine (colocate mode; must divide the process count) "
-        "[default: 1].")] = None,
+        min=1, help="GPUs per vLLM engine (colocate mode; must divide the process count; "
+        "default 1).")] = None,
     max_steps: MaxStepsOption = None,
     max_completion_length: Annotated[int, typer.Option(
         min=1, help="Longest completion in tokens.")] = 512,

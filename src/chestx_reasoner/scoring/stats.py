@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.table import Table
 
 from chestx_reasoner.jsonl import RecordError, iter_records
@@ -261,36 +262,40 @@ _SHORT = {
 
 
 def _diff_text(cell: dict[str, Any]) -> str:
-    """'+0.050 [+0.010, +0.090]', coloured where the CI excludes zero."""
+    """'+0.050*' over its CI '+0.010 +0.090' (dim, two decimals): two short lines keep five
+    metrics within 100 columns; '*' and colour where the CI excludes zero."""
     if cell["diff"] is None:
         return "[dim]—[/dim]"
     low, high = cell["ci"]
-    text = f"{cell['diff']:+.3f} [{low:+.3f}, {high:+.3f}]"
-    if not cell["significant"]:
-        return text
-    return f"[green]{text}[/green]" if cell["diff"] > 0 else f"[red]{text}[/red]"
+    diff = f"{cell['diff']:+.3f}" + ("*" if cell["significant"] else " ")
+    if cell["significant"]:
+        diff = f"[green]{diff}[/green]" if cell["diff"] > 0 else f"[red]{diff}[/red]"
+    return f"{diff}\n[dim]{low:+.2f} {high:+.2f}[/dim]"
 
 
 def format_compare_table(result: dict[str, Any]) -> Table:
-    """A rich table of `compare_dirs` output: one row per task plus overall."""
+    """A rich table of `compare_dirs` output: one row per task plus overall, readable at 100
+    columns (task names are never cut; `chestx compare --json` gives the full precision)."""
     table = Table(
-        title="Paired differences B − A (bootstrap 95% CI)",
+        title="Paired differences B − A (second line: bootstrap 95% CI)",
         caption=f"A = {result.get('a', 'A')}  B = {result.get('b', 'B')}  "
-        "(green/red: CI excludes 0)",
+        "(*, green/red: CI excludes 0)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
     )
-    table.add_column("task")
-    for name in ("pairs", "only A", "only B"):
-        table.add_column(name, justify="right")
+    rows = [*result["by_task"].items(), ("overall", result["overall"])]
+    table.add_column("task", no_wrap=True, min_width=max(len(str(t)) for t, _ in rows))
+    table.add_column("pairs", justify="right", no_wrap=True)
+    table.add_column("A/B only", justify="right", no_wrap=True)
     for metric in result["metrics"]:
         table.add_column(_SHORT.get(metric, metric), justify="right", no_wrap=True)
-    rows = [*result["by_task"].items(), ("overall", result["overall"])]
     for i, (task, cell) in enumerate(rows):
         last = i == len(rows) - 1
         table.add_row(
             task,
             str(cell["n"]),
-            str(cell["only_a"]),
-            str(cell["only_b"]),
+            f"{cell['only_a']}/{cell['only_b']}",
             *(_diff_text(cell[m]) for m in result["metrics"]),
             style="bold" if last else None,
             end_section=i == len(rows) - 2,
