@@ -220,3 +220,20 @@ def test_cross_centre_binary_items_from_siim_and_rsna(cohort: Path, tmp_path: Pa
     skipped = {r["name"]: r["skipped"] for r in manifest["sources"]}
     assert skipped["siim"] == {"image file missing": 1}
     assert skipped["rsna"] == {"image file missing": 1, "no frontal image": 1}
+
+
+def test_cli_build_summary_names_missing_images_as_the_manifest_counts(
+        tmp_path: Path) -> None:
+    root = tmp_path / "cohort"
+    synthesize(root, SynthConfig(n=60, seed=3, size=32))
+    gone = sorted(root.rglob("*.jpg")) or sorted(root.rglob("*.png"))
+    for path in gone[:5]:
+        path.unlink()
+    out = tmp_path / "bench"
+    result = runner.invoke(app, ["build", "--source", "synthetic", "--root", str(root),
+                                 "--out", str(out), "--per-finding", "10"])
+    assert result.exit_code == 0, result.output
+    dropped = json.loads((out / "manifest.json").read_text())["sources"][0]["items_dropped"]
+    assert dropped["image file missing"] > 0
+    assert f"dropped items: {dropped['image file missing']} image file missing" in result.stderr
+    assert "skipped: none" not in result.stderr
