@@ -99,7 +99,8 @@ def test_mix_counts_skips_and_answer_only_share(data: tuple[Path, Path], tmp_pat
         build_sft_dataset(no_chains, answer_only_ratio=0.0)
     moved = tmp_path / "moved.jsonl"  # away from the bench: images resolve via image_root
     shutil.copy(path, moved)
-    assert read_items(moved)[1]["missing image"] == 11
+    with pytest.raises(RecordError, match=r"images of 11 items are not in .*--image-root"):
+        read_items(moved)
     assert len(read_items(moved, image_root=mined.parent)[0]) == 10
 
 
