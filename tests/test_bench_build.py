@@ -220,3 +220,63 @@ def test_cross_centre_binary_items_from_siim_and_rsna(cohort: Path, tmp_path: Pa
     skipped = {r["name"]: r["skipped"] for r in manifest["sources"]}
     assert skipped["siim"] == {"image file missing": 1}
     assert skipped["rsna"] == {"image file missing": 1, "no frontal image": 1}
+
+
+def test_cli_build_summary_names_missing_images_as_the_manifest_counts(
+        tmp_path: Path) -> None:
+    root = tmp_path / "cohort"
+    synthesize(root, SynthConfig(n=60, seed=3, size=32))
+    gone = sorted(root.rglob("*.jpg")) or sorted(root.rglob("*.png"))
+    for path in gone[:5]:
+        path.unlink()
+    out = tmp_path / "bench"
+    result = runner.invoke(app, ["build", "--source", "synthetic", "--root", str(root),
+                                 "--out", str(out), "--per-finding", "10"])
+    assert result.exit_code == 0, result.output
+    dropped = json.loads((out / "manifest.json").read_text())["sources"][0]["items_dropped"]
+    assert dropped["image file missing"] > 0
+    assert f"dropped items: {dropped['image file missing']} image file missing" in result.stderr
+    assert "skipped: none" not in result.stderr
+
+
+def test_a_study_from_mimic_and_ms_cxr_t_is_kept_once(cohort: Path, tmp_path: Path) -> None:
+    # The cohort is a MIMIC-CXR-JPG root with an MS-CXR-T pair table: ms-cxr-t re-reads a
+    # subset of the mimic-cxr studies under the same study ids.
+    out = tmp_path / "bench"
+    result = runner.invoke(app, ["build", "--source", "ms-cxr-t", "--root", str(cohort),
+                                 "--source", "mimic-cxr", "--root", str(cohort),
+                                 "--out", str(out), "--per-finding", "40"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    dropped = {r["name"]: r["items_dropped"] for r in manifest["sources"]}
+    n = dropped["ms-cxr-t"]["duplicate of a mimic-cxr item"]
+    assert n > 0 and manifest["duplicates_dropped"] == n and dropped["mimic-cxr"] == {}
+    assert f"dropped items: {n} duplicate of a mimic-cxr item" in result.stderr
+    items = read_samples(out)
+    keys = Counter((s["study_id"], s["task"], s["question"]) for s in items)
+    assert max(keys.values()) == 1
+    assert sum(manifest["counts"][split][task] for split in manifest["counts"]
+               for task in manifest["counts"][split]) == len(items)
+    ms = [s for s in items if s["source"] == "ms-cxr-t"]
+    assert any(s["task"] == "temporal" for s in ms)  # what only ms-cxr-t has stays
+    alone = build_benchmark([SourceSpec("mimic-cxr", cohort)], tmp_path / "alone",
+                            BuildConfig(per_finding=40))
+    assert [s["id"] for s in items if s["source"] == "mimic-cxr"] == [  # mimic-cxr wins
+        s["id"] for s in read_samples(tmp_path / "alone")]
+    assert alone["duplicates_dropped"] == 0
+
+
+def test_mimic_and_ms_cxr_t_without_a_split_file_split_a_patient_alike(
+        cohort: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"  # the cohort without its split file: patients split by hash
+    root.mkdir()
+    for path in cohort.iterdir():
+        if path.name != "mimic-cxr-2.0.0-split.csv":
+            (root / path.name).symlink_to(path)
+    build_benchmark([SourceSpec("mimic-cxr", root), SourceSpec("ms-cxr-t", root)],
+                    tmp_path / "bench", BuildConfig(per_finding=40, test_fraction=0.5))
+    splits: dict[str, set[str]] = {}
+    for s in read_samples(tmp_path / "bench"):
+        splits.setdefault(s["patient_id"].split(":", 1)[1], set()).add(s["split"])
+    assert {"train", "test"} <= set().union(*splits.values())
+    assert all(len(v) == 1 for v in splits.values())

@@ -343,7 +343,7 @@ def test_cli_image_root_is_honoured(server: FakeChatServer, tmp_path: Path) -> N
     skipped_out, out = tmp_path / "skipped.jsonl", tmp_path / "preds.jsonl"
     args = ["predict", "--bench", str(bench), "--model", f"openai:m@{server.url}"]
     result = CliRunner().invoke(app, [*args, "--out", str(skipped_out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2 and "--image-root" in result.stderr, result.output
     assert read_out(skipped_out) == [] and server.request_count == 0  # not beside the bench
     result = CliRunner().invoke(app, [*args, "--out", str(out), "--image-root", str(images)])
     assert result.exit_code == 0, result.output

@@ -267,8 +267,8 @@ def test_image_root_is_honoured(tmp_path: Path) -> None:
     root = tmp_path / "images"
     write_image(root / "img/a.jpg", (5, 7))
     bench_dir = tmp_path / "bench"
-    summary, out = run(PixelSizes(), [sample("a")], bench_dir, "beside.jsonl")
-    assert summary.skipped == {"missing image": 1} and out == []
+    with pytest.raises(RecordError, match=f"not in {re.escape(str(bench_dir))} .*--image-root"):
+        run(PixelSizes(), [sample("a")], bench_dir, "beside.jsonl")
     summary, out = run(PixelSizes(), [sample("a")], bench_dir, "rooted.jsonl", image_root=root)
     assert summary.done == 1 and out[0]["prediction"] == "5x7"
 

@@ -100,7 +100,8 @@ def test_mix_counts_skips_and_answer_only_share(data: tuple[Path, Path], tmp_pat
         build_sft_dataset(no_chains, answer_only_ratio=0.0)
     moved = tmp_path / "moved.jsonl"  # away from the bench: images resolve via image_root
     shutil.copy(path, moved)
-    assert read_items(moved)[1]["missing image"] == 11
+    with pytest.raises(RecordError, match=r"images of 11 items are not in .*--image-root"):
+        read_items(moved)
     assert len(read_items(moved, image_root=mined.parent)[0]) == 10
 
 
@@ -262,3 +263,50 @@ def test_python_dash_m_cli_runs_train_commands() -> None:
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "sft" in result.stdout and "grpo" in result.stdout
+
+
+def test_mined_to_another_folder_keeps_its_images_for_train_and_predict(
+        data: tuple[Path, Path], tmp_path: Path) -> None:
+    mined, model_dir = data
+    out = tmp_path / "mined" / "train.jsonl"
+    result = runner.invoke(app, ["mine", "--bench", str(mined.parent / "train.jsonl"),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rebased = records(out)
+    assert rebased and all(not Path(p).is_absolute() and (out.parent / p).is_file()
+                           for r in rebased for p in r["images"])
+    items, skipped = read_items(out)
+    assert len(items) == len(rebased) and not skipped
+    train = runner.invoke(app, ["train", "sft", "--data", str(out), "--model",
+                                f"hf:{model_dir}", "--out", str(tmp_path / "sft"),
+                                "--max-steps", "1", "--batch-size", "2"])
+    assert train.exit_code == 0, train.output
+    predict = runner.invoke(app, ["predict", "--bench", str(out), "--model", f"hf:{model_dir}",
+                                  "--out", str(tmp_path / "p.jsonl"), "--limit", "2",
+                                  "--max-new-tokens", "4", "--device", "cpu"])
+    assert predict.exit_code == 0, predict.output
+    assert "predicted 2 items" in predict.stderr
+
+
+def test_a_file_whose_images_are_all_missing_is_a_one_line_error(
+        data: tuple[Path, Path], tmp_path: Path) -> None:
+    mined, model_dir = data
+    moved = tmp_path / "elsewhere.jsonl"  # paths still relative to the bench folder
+    shutil.copyfile(mined, moved)
+    commands = [
+        ["train", "sft", "--data", str(moved), "--model", f"hf:{model_dir}",
+         "--out", str(tmp_path / "sft"), "--max-steps", "1"],
+        ["train", "grpo", "--data", str(moved), "--model", f"hf:{model_dir}",
+         "--out", str(tmp_path / "grpo"), "--max-steps", "1"],
+        ["predict", "--bench", str(moved), "--model", f"hf:{model_dir}",
+         "--out", str(tmp_path / "p.jsonl"), "--device", "cpu"],
+    ]
+    for command in commands:
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        assert "--image-root" in lines[0] and f"not in {tmp_path}" in lines[0]
+    fixed = runner.invoke(app, [*commands[2], "--image-root", str(mined.parent),
+                                "--limit", "1", "--max-new-tokens", "4"])
+    assert fixed.exit_code == 0 and "predicted 1 items" in fixed.stderr, fixed.output

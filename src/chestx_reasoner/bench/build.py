@@ -2,7 +2,8 @@
 
     BENCH/train.jsonl, BENCH/test.jsonl   Sample records (docs/design.md)
     BENCH/images/<source>/...            the items' images (linked or copied; DICOM -> PNG)
-    BENCH/manifest.json                  sources, skipped studies, counts, seed, version
+    BENCH/manifest.json                  sources, skipped studies, dropped items (image missing,
+                                         duplicates across sources), counts, seed, version
     BENCH/{train,test}.parquet | BENCH/hf  with --format parquet | hf (see `export.py`)
 
 Splits are by patient: a patient's studies all land in one split (the release's own test
@@ -158,12 +159,14 @@ def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildCon
                     overwrite: bool = False) -> dict[str, Any]:
     """Read every source, build the items, write the benchmark; returns the manifest.
 
-    A folder with an earlier build is cleared first (`clear_build_folder`)."""
+    A folder with an earlier build is cleared first (`clear_build_folder`). An item two sources
+    over one release give (a study MS-CXR-T re-reads from MIMIC-CXR) is kept once
+    (`drop_duplicates`)."""
     out = Path(out)
     clear_build_folder(out, sources, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     exporter = _ImageExporter(out, config.images)
-    samples: dict[str, list[Sample]] = {split: [] for split in SPLITS}
+    built: list[tuple[SourceAdapter, dict[str, list[Sample]]]] = []
     source_records = []
     twice = [n for n, k in Counter(spec.name for spec in sources).items() if k > 1]
     if twice:
@@ -174,8 +177,11 @@ def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildCon
             progress(f"reading {spec.name} from {spec.root}")
         studies = sorted(adapter.studies(), key=lambda s: (s.patient_id, s.date or "",
                                                             s.study_id))
-        splits = patient_split(spec.name, studies, config.seed, config.test_fraction)
-        missing = Counter()
+        # Hashed on the release, so a patient two sources over it share lands in one split.
+        splits = patient_split(adapter.study_ids or spec.name, studies, config.seed,
+                               config.test_fraction)
+        missing: Counter[str] = Counter()
+        mine: dict[str, list[Sample]] = {split: [] for split in SPLITS}
         for split in SPLITS:
             subset = [s for s in studies if splits[s.patient_id] == split]
             for task in config.tasks:
@@ -190,11 +196,16 @@ def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildCon
                     if sample is None:
                         missing["image file missing"] += 1
                     else:
-                        samples[split].append(sample)
+                        mine[split].append(sample)
+        built.append((adapter, mine))
         source_records.append({
             "name": spec.name, "root": str(spec.root), "studies": len(studies),
             "patients": len(splits), "skipped": dict(adapter.skipped), "items_dropped":
-            dict(missing), "test_patients": sum(v == "test" for v in splits.values())})
+            missing, "test_patients": sum(v == "test" for v in splits.values())})
+    duplicates = drop_duplicates(built, source_records)
+    samples = {split: [s for _, mine in built for s in mine[split]] for split in SPLITS}
+    for record in source_records:
+        record["items_dropped"] = dict(record["items_dropped"])
     for split in SPLITS:
         lines = "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n"
                         for s in samples[split])
@@ -204,11 +215,47 @@ def build_benchmark(sources: list[SourceSpec], out: str | Path, config: BuildCon
         "chestx_reasoner": __version__, "seed": config.seed, "tasks": list(config.tasks),
         "per_finding": config.per_finding, "per_task": config.per_task,
         "uncertain": config.uncertain, "test_fraction": config.test_fraction,
-        "images": config.images, "sources": source_records,
+        "images": config.images, "sources": source_records, "duplicates_dropped": duplicates,
         "counts": {split: dict(Counter(s.task for s in samples[split])) for split in SPLITS},
     }
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def drop_duplicates(built: list[tuple[SourceAdapter, dict[str, list[Sample]]]],
+                    records: list[dict[str, Any]]) -> int:
+    """Keep once an item (same study, task and question) that two sources over one release
+    give, e.g. a MIMIC-CXR study that MS-CXR-T re-reads; returns how many were dropped, each
+    counted in its source's `items_dropped`.
+
+    Which copy wins: the release's own source (mimic-cxr) over one that re-reads a subset of
+    it (ms-cxr-t), whatever their order on the command line, because the release's copy is the
+    whole study (every view, the release's labels and split) while the subset keeps what only
+    it has (its temporal items with progression labels), which are no duplicates. Between two
+    sources of equal standing the one given first wins.
+    """
+    def release(adapter: SourceAdapter) -> str:
+        return adapter.study_ids or adapter.name
+
+    order = sorted(range(len(built)), key=lambda i: (
+        release(built[i][0]) != built[i][0].name, i))
+    owner: dict[tuple[str, str, str, str], str] = {}
+    dropped = 0
+    for i in order:
+        adapter, mine = built[i]
+        for split in SPLITS:
+            kept = []
+            for sample in mine[split]:
+                key = (release(adapter), sample.study_id or sample.id, sample.task,
+                       sample.question)
+                winner = owner.setdefault(key, adapter.name)
+                if winner == adapter.name:
+                    kept.append(sample)
+                else:
+                    records[i]["items_dropped"][f"duplicate of a {winner} item"] += 1
+                    dropped += 1
+            mine[split] = kept
+    return dropped
 
 
 def _to_sample(draft: Draft, adapter: SourceAdapter, split: str,

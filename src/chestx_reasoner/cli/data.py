@@ -175,12 +175,21 @@ def build_command(
     except OSError as exc:
         fail(f"{exc.filename or out}: {exc.strerror or exc}")
     for record in manifest["sources"]:
-        skipped = ", ".join(f"{n} {why}" for why, n in record["skipped"].items()) or "none"
         console.print(f"{record['name']}: {record['studies']} studies of {record['patients']} "
-                      f"patients ({record['test_patients']} in test); skipped: {skipped}")
+                      f"patients ({record['test_patients']} in test); {_skips(record)}")
     console.print(f"wrote {out}/train.jsonl, {out}/test.jsonl, {out}/manifest.json"
                   + "".join(f", {p}" for p in (written if formats else [])))
     _print_stats(console, out)
+
+
+def _skips(record: dict) -> str:
+    """Every skip the manifest records for one source: studies the source left out and items
+    dropped while building (an image file missing, a duplicate of another source's item), so
+    the summary never says 'none' while the manifest counts some."""
+    studies = ", ".join(f"{n} {why}" for why, n in record.get("skipped", {}).items())
+    items = ", ".join(f"{n} {why}" for why, n in record.get("items_dropped", {}).items())
+    return (f"skipped studies: {studies or 'none'}; "
+            f"dropped items: {items or 'none'}")
 
 
 # ---------------------------------------------------------------------------------------------

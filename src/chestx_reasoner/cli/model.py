@@ -105,7 +105,12 @@ def predict_command(
     from chestx_reasoner.logging_setup import quiet_transformers
     from chestx_reasoner.models import LoadOptions, ModelLoadError, load_model
     from chestx_reasoner.models.base import GenerationSettings
-    from chestx_reasoner.models.predict import check_samples, predict_file, predict_settings
+    from chestx_reasoner.models.predict import (
+        check_images_found,
+        check_samples,
+        predict_file,
+        predict_settings,
+    )
     from chestx_reasoner.registry import UnknownNameError
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -123,6 +128,8 @@ def predict_command(
         check_samples(bench, limit)  # bad input fails before a model is loaded
         with console.status(f"loading {model}"):
             adapter = load_model(model, options)
+        if adapter.image_input != "none":  # a wrong image root fails before the progress bar
+            check_images_found(bench, image_root or bench.parent, limit)
         with job_progress(console, f"predicting ({adapter.name})", "items", out) as (
                 started, advance):
             made_by = predict_settings(adapter, model, settings)

@@ -22,6 +22,7 @@ from chestx_reasoner.jsonl import (
 )
 from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, status_of
+from chestx_reasoner.models.images import rebase_images
 from chestx_reasoner.progress import JobSummary
 from chestx_reasoner.reports.sections import split_temporal
 from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
@@ -173,6 +174,7 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
     rerun with others is refused (`runinfo`); `overwrite` starts over. An item whose backend
     calls failed (`status == "failed"`: a server down) is not written, so a rerun retries it.
     """
+    bench, out = Path(bench), Path(out)
     ids = check_items(bench, limit)
     if settings is not None:
         claim_output(out, "mine", settings, overwrite=overwrite)
@@ -196,6 +198,10 @@ def mine_file(bench: Path, out: Path, backend: Any, limit: int | None = None,
                 if status == FAILED:
                     summary.fail(record["mining"]["why"])
                 else:
+                    # Paths that resolve from OUT's folder, as every reader of OUT assumes.
+                    if "images" in record:
+                        record["images"] = rebase_images(record["images"], bench.parent,
+                                                         out.parent)
                     writer.write(record)
                     summary.outcomes[status] += 1
                     summary.done += 1

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -30,6 +32,39 @@ def resolve_image(path: str, root: Path) -> Path:
     """A Sample's image path (relative to the benchmark folder, or absolute) as a file path."""
     candidate = Path(path)
     return candidate if candidate.is_absolute() else root / candidate
+
+
+def rebase_images(images: Any, source: Path, target: Path) -> Any:
+    """Image paths that resolve from the folder `source` rewritten to resolve from `target`.
+
+    A file derived from a benchmark (mined chains) is read with its own folder as the image
+    root, so written to another folder it must carry paths relative to that folder; absolute
+    where none exists (another drive). Folders are compared by their real paths so that `..`
+    means what the operating system makes of it."""
+    if not isinstance(images, list):
+        return images
+    source, target = Path(os.path.realpath(source)), Path(os.path.realpath(target))
+    if source == target:
+        return images
+    out = []
+    for image in images:
+        path = Path(str(image))
+        if path.is_absolute():
+            out.append(str(image))
+            continue
+        try:
+            out.append(os.path.relpath(source / path, target))
+        except ValueError:
+            out.append(str(source / path))
+    return out
+
+
+def missing_images_error(data: Path, root: Path, n: int, first: Path) -> str:
+    """The one line for a data file none of whose images is found: where they were looked for
+    and the option that points elsewhere (image paths are relative to the image root)."""
+    return (f"{data}: no usable item: the images of {n} items are not in {root} (first: "
+            f"{first}); pass --image-root with the folder the image paths are relative to "
+            "(the benchmark folder)")
 
 
 def _is_dicom(path: Path) -> bool:

@@ -19,7 +19,13 @@ from typing import Any
 from chestx_reasoner.bench.sample import sample_problem
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, batched, read_checked, unique_ids
 from chestx_reasoner.models.base import GenerationSettings, ModelAdapter, PreparedItem
-from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
+from chestx_reasoner.models.images import (
+    ImageReadError,
+    check_image,
+    load_image,
+    missing_images_error,
+    resolve_image,
+)
 from chestx_reasoner.progress import JobSummary
 from chestx_reasoner.runinfo import claim_output, digest, refuse_changed_inputs
 
@@ -151,6 +157,8 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
               read_checked(bench, REQUIRED, lists=LISTS, limit=limit)),
         lambda r: str(r["id"]), _input_fields, "item (task, question, options or images)")
     root = image_root or bench.parent
+    if model.image_input != "none":
+        check_images_found(bench, root, limit)
     summary = JobSummary()
     skips = _Skips(summary)
     with ResumableWriter(out) as writer:
@@ -174,3 +182,17 @@ def predict_file(bench: Path, out: Path, model: ModelAdapter, settings: Generati
                 progress(len(batch))
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def check_images_found(bench: Path, root: Path, limit: int | None = None) -> None:
+    """Refuse (RecordError) a file none of whose items has all its images under `root`: that
+    is a wrong image root, which skipping every item would hide behind "predicted 0 items"."""
+    missing, first = 0, None
+    for sample in read_samples(bench, limit):
+        paths = [resolve_image(str(p), root) for p in sample.get("images") or []]
+        lost = next((p for p in paths if not p.is_file()), None)
+        if lost is None:
+            return
+        missing, first = missing + 1, first or lost
+    if first is not None:
+        raise RecordError(missing_images_error(bench, root, missing, first))

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from chestx_reasoner.jsonl import RecordError, iter_records, record_id
-from chestx_reasoner.models.images import ImageReadError, check_image, load_image, resolve_image
+from chestx_reasoner.models.images import (
+    ImageReadError,
+    check_image,
+    load_image,
+    missing_images_error,
+    resolve_image,
+)
 from chestx_reasoner.models.prompt import THINK_OPEN, build_messages, target_text
 
 # Fields of a mined record an example needs (the rest stays in the file).
@@ -81,11 +87,13 @@ def read_items(path: Path, image_root: Path | None = None) -> tuple[list[Item], 
 
     Images resolve against `image_root` (default: the file's folder). An item whose image is
     missing or unreadable is skipped and counted; a record without question or answer too.
-    Malformed lines raise RecordError (one line naming file and line).
+    Malformed lines raise RecordError (one line naming file and line), as does a file none of
+    whose items is usable because their images are missing (a wrong image root, not data).
     """
     root = image_root if image_root is not None else path.parent
     items: list[Item] = []
     skipped: Counter[str] = Counter()
+    first_missing: Path | None = None
     for line, record in iter_records(path):
         record_id(path, line, record)
         images = record.get("images")
@@ -97,6 +105,7 @@ def read_items(path: Path, image_root: Path | None = None) -> tuple[list[Item], 
         files = [resolve_image(str(image), root) for image in images]
         if not all(file.is_file() for file in files):
             skipped["missing image"] += 1
+            first_missing = first_missing or next(f for f in files if not f.is_file())
             continue
         try:
             for file in files:
@@ -110,7 +119,11 @@ def read_items(path: Path, image_root: Path | None = None) -> tuple[list[Item], 
         steps = chain_of(record)
         fields["reasoning"] = list(steps)  # a dropped chain is no reference for the rewards
         items.append(Item(fields, tuple(str(file) for file in files), steps))
+    if not items and first_missing is not None:
+        raise RecordError(missing_images_error(path, root, skipped["missing image"],
+                                               first_missing))
     return items, skipped
+
 
 
 def answer_only_count(reasoning: int, ratio: float) -> int:

@@ -46,6 +46,10 @@ class SourceAdapter:
 
     name: ClassVar[str] = ""
     has_reports: ClassVar[bool] = True  # False: label-only datasets (SIIM, RSNA)
+    # The release whose study ids this source's studies carry ('' = its own): sources over
+    # one release (MS-CXR-T over MIMIC-CXR) give one study under one id, so a build can keep
+    # the study's items once.
+    study_ids: ClassVar[str] = ""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

@@ -67,6 +67,7 @@ class MimicCxrJpg(SourceAdapter):
     """MIMIC-CXR-JPG + reports: one Study per study_id (see the module docstring for layout)."""
 
     name = "mimic-cxr"
+    study_ids = "mimic-cxr"  # MS-CXR-T inherits these: its studies are MIMIC-CXR studies
 
     def __init__(self, root: str | Path, reports_root: str | Path | None = None,
                  labels: str = "chexpert") -> None:

@@ -18,6 +18,7 @@ class SyntheticCohort(MimicCxrJpg):
     """A `chestx synth` folder: MIMIC-CXR-JPG layout plus progression of follow-up pairs."""
 
     name = "synthetic"
+    study_ids = "synthetic"  # MIMIC-shaped ids, but of made-up studies: never a MIMIC study
 
     def read(self) -> Iterator[Study]:
         path = self.root / PAIRS_CSV
