@@ -137,18 +137,18 @@ def test_every_pipeline_command_exists() -> None:
         assert command in {c.name for c in typer_group.registered_commands}
 
 
-def test_command_modules_import_only_the_shared_app_module() -> None:
-    """No import circle: a command module takes its helpers from `cli.app`, never from the
+def test_command_modules_import_only_the_shared_common_module() -> None:
+    """No import circle: a command module takes its helpers from `cli.common`, never from the
     package that imports it."""
     package = Path(chestx_reasoner.cli.__file__).parent
     modules = sorted(p for p in package.glob("*.py") if p.stem not in {"__init__", "__main__"})
-    assert {p.stem for p in modules} >= {"app", "label", "data", "demo", "export", "mine",
+    assert {p.stem for p in modules} >= {"common", "label", "data", "demo", "export", "mine",
                                          "model", "score", "train"}
     for path in modules:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                     "chestx_reasoner.cli"):
-                assert node.module == "chestx_reasoner.cli.app", f"{path.name}: {node.module}"
+                assert node.module == "chestx_reasoner.cli.common", f"{path.name}: {node.module}"
 
 
 def test_label_jsonl(tmp_path: Path) -> None:

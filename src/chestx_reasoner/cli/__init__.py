@@ -1,7 +1,7 @@
 """The `chestx` command line: `app` (the typer app) and `main` (the console script).
 
 Importing the command modules registers their commands on `app`; they import only from
-`chestx_reasoner.cli.app`, so nothing here is imported back.
+`chestx_reasoner.cli.common`, so nothing here is imported back.
 """
 
 # In pipeline order, which is the order `chestx --help` lists the commands in.
@@ -15,7 +15,7 @@ from chestx_reasoner.cli import train  # noqa: F401
 from chestx_reasoner.cli import export  # noqa: F401
 from chestx_reasoner.cli import demo  # noqa: F401
 # isort: on
-from chestx_reasoner.cli.app import app, reflow_help
+from chestx_reasoner.cli.common import app, reflow_help
 
 reflow_help(app)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli.app import EXIT_INTERRUPTED, app, fail, table_width
+from chestx_reasoner.cli.common import EXIT_INTERRUPTED, app, fail, table_width
 
 Out = Annotated[Path, typer.Option("--out", help="Demo folder; a rerun resumes it.")]
 Studies = Annotated[int, typer.Option(help="Synthetic studies in the cohort.")]

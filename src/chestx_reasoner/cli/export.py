@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli.app import GROUP_HELP, app, check_paths, fail
+from chestx_reasoner.cli.common import GROUP_HELP, app, check_paths, fail
 from chestx_reasoner.jsonl import RecordError
 
 export_app = typer.Typer(help=GROUP_HELP["export"], no_args_is_help=True)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli.app import EXIT_INTERRUPTED, app, fail, progress_bar
+from chestx_reasoner.cli.common import EXIT_INTERRUPTED, app, fail, progress_bar
 from chestx_reasoner.jsonl import RecordError, ResumableWriter, UniqueIds, iter_records, record_id
 from chestx_reasoner.runinfo import claim_output, refuse_changed_inputs
 

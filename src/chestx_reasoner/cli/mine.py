@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli.app import (
+from chestx_reasoner.cli.common import (
     EXIT_INCOMPLETE,
     Engine,
     LLMRetriesOption,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from chestx_reasoner.cli.app import EXIT_INTERRUPTED, GROUP_HELP, app, check_paths, fail
+from chestx_reasoner.cli.common import EXIT_INTERRUPTED, GROUP_HELP, app, check_paths, fail
 from chestx_reasoner.jsonl import RecordError
 from chestx_reasoner.train import SAVE_STEPS
 
