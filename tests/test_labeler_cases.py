@@ -211,6 +211,14 @@ CASES: list[tuple[str, str, str, dict | None]] = [
      {"change": "resolved"}),
     ("The right pleural effusion has partially resolved.", "pleural effusion", PRESENT,
      {"side": "right", "change": "decreased"}),
+    # A finding that has not cleared persists: the "not" denies the change, not the finding.
+    ("An earlier focus of consolidation in the right lung base has not cleared.",
+     "Consolidation", PRESENT, {"side": "right", "change": "unchanged"}),
+    ("The right pleural effusion has not resolved.", "pleural effusion", PRESENT,
+     {"side": "right", "change": "unchanged"}),
+    ("Left lower lobe opacity has not completely resolved since the prior study.",
+     "Lung Opacity", PRESENT, {"change": "unchanged"}),
+    ("Bibasilar atelectasis is incompletely resolved.", "Atelectasis", PRESENT, None),
     # --- Normality statements on structures ----------------------------------------------------
     ("Heart size is normal.", "Cardiomegaly", ABSENT, None),
     ("Normal heart size.", "Cardiomegaly", ABSENT, None),
@@ -495,6 +503,10 @@ def test_report_labels(text, scope, expected):
 @pytest.mark.parametrize("text", [
     "Unchanged cardiac silhouette.", "The cardiac silhouette is unchanged.",
     "Stable appearance of the cardiac silhouette compared to the prior.",
+    # The silhouette sign: an obscured border is the lung beside it, not the heart's size.
+    "Opacity obscures the left heart border.",
+    "The right heart border is partially obscured by a small region of opacity.",
+    "Lingular opacity silhouettes the left cardiac border.",
 ])
 def test_an_unchanged_cardiac_silhouette_says_nothing_of_the_hearts_size(text: str) -> None:
     labeled = ReportLabeler(scope="report").label(text)

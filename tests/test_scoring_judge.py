@@ -279,6 +279,10 @@ def test_negation_ends_at_its_clause() -> None:
      "present"),
     ("In conclusion, taking into account pleural effusion, cardiomegaly, and lung opacity "
      "without indications of pneumonia, the findings match option B.", "lung opacity", "present"),
+    # "without" denies its object up to the comma, not the option list named after it.
+    ("In conclusion, taking into account pleural effusion and lung opacity without "
+     "indications of pneumonia, the findings align with option B: pleural effusion, lung "
+     "opacity, cardiomegaly.", "lung opacity", "present"),
     # The finding after the cue, or a negation of its own before it, stays denied.
     ("There is no lung opacity without signs of pneumonia.", "lung opacity", "absent"),
     ("Without evidence of lung opacity, pneumonia is unlikely.", "lung opacity", "absent"),
@@ -328,6 +332,8 @@ def test_normal_anatomy_statements_are_key_findings() -> None:
     assert structure_statements("No acute osseous abnormality.") == (("bones", "absent"),)
     assert structure_statements("The right costophrenic angle is blunted.") == \
         (("pleura", "present"),)
+    assert structure_statements("Opacity obscures the left heart border.") == ()
+    assert structure_statements("The cardiac borders are obscured.") == ()
     # a plan to look at the heart says nothing about it; a report sentence always does
     assert structure_findings("Evaluate the heart size for enlargement.") == []
     (heart,) = structure_findings("Heart size normal.", reasoning=False)

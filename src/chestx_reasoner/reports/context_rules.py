@@ -135,7 +135,12 @@ CHANGES: dict[str, tuple[str, ...]] = {
                   "not appreciably changed", "no evidence of change", "no marked change",
                   "not markedly changed",
                   "essentially unchanged", "redemonstrated", "re-demonstrated", "remains", "remain",
-                  "chronic", "unchanged in appearance", "previously seen", "known"),
+                  "chronic", "unchanged in appearance", "previously seen", "known",
+                  # A finding that has not cleared persists: the negation is of the change.
+                  "not cleared", "has not cleared", "have not cleared", "not resolved",
+                  "has not resolved", "have not resolved", "not yet resolved",
+                  "not completely resolved", "not fully resolved", "incompletely resolved",
+                  "not entirely resolved", "has not changed", "have not changed"),
     # A resolved or removed finding is absent now (the labeler sets status "absent").
     "resolved": ("resolved", "has resolved", "have resolved", "resolution of",
                  "interval resolution",

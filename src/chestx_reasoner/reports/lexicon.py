@@ -74,6 +74,10 @@ CONCEPTS: tuple[Concept, ...] = (
         "heart shadow", "cardiac contours", "size of the heart", "heart silhouette",
         "cardiac diameter", "cardiothoracic ratio",
     ], kind="anatomy", finding="cardiomegaly"),
+    # "Opacity obscures the left heart border" is the silhouette sign of the lung beside the
+    # heart: a structure of its own, never a statement of the heart's size.
+    _c("heart border", None, ["heart border", "heart borders", "cardiac border",
+                              "cardiac borders"], label=None, kind="anatomy", abnormal=False),
     # "The heart is normal in size": counted only when a statement qualifies it.
     _c("heart", "Cardiomegaly", ["heart"], kind="anatomy", finding="cardiomegaly",
        needs_cue=True),

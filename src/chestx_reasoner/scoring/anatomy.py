@@ -17,8 +17,10 @@ from functools import lru_cache
 
 # structure -> (pattern naming it, CheXpert observation its normal statement rules out)
 STRUCTURES: dict[str, tuple[str, str | None]] = {
-    "heart size": (r"heart(?: size| shadow| contour)?|cardiac (?:silhouette|size|shadow|"
-                   r"contour|border)s?|cardiothoracic ratio", "Cardiomegaly"),
+    # Not the heart's borders: an obscured border is the silhouette sign of the lung beside
+    # it, and says nothing of the heart's size.
+    "heart size": (r"heart(?: size| shadow| contour)?(?! borders?)|cardiac (?:silhouette|size|"
+                   r"shadow|contour)s?(?! borders?)|cardiothoracic ratio", "Cardiomegaly"),
     "mediastinum": (r"mediast\w*(?: (?:contour|silhouette|width)s?)?",
                     "Enlarged Cardiomediastinum"),
     "lungs": (r"lungs?(?: fields?| parenchyma| zones?| volumes?)?|pulmonary parenchyma",

@@ -222,8 +222,11 @@ def _before_own_object(clause: str, words: frozenset[str]) -> str:
     cue = _QUALIFYING_NEGATION.search(clause)
     if cue is None:
         return clause
-    head, tail = clause[: cue.start()], clause[cue.start():]
-    if words <= _words_of(head) and not words & _words_of(tail) and not _NEGATED.search(head):
+    head = clause[: cue.start()]
+    # The cue's object ends at the next comma: "…opacity without signs of pneumonia, matching
+    # option B: lung opacity" names the opacity again outside what "without" denies.
+    denied = re.split(r"[,;:]", clause[cue.start():], maxsplit=1)[0]
+    if words <= _words_of(head) and not words & _words_of(denied) and not _NEGATED.search(head):
         return head
     return clause
 
