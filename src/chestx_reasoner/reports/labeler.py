@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 _WINDOW_STOPS = frozenset({",", ";", ":", ".", "and", "or", "but", "with", "without", "which",
                            "no", "while", "whereas", "than"})
 _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
-_STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.HYPOTHETICAL})
+_STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.NO_NEW,
+                                cr.HYPOTHETICAL})
 _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
 # "Stable cardiomediastinal silhouette" is -1 for CheXpert; an unchanged cardiac silhouette
 # says nothing of the heart's size, so it stays a bare structure.
@@ -61,7 +62,7 @@ def resolve_status(categories: Iterable[str], default: str = "present") -> str:
     'uncertain'
     """
     categories = set(categories)
-    if cr.OVERRIDE_UNCERTAIN in categories:
+    if categories & {cr.OVERRIDE_UNCERTAIN, cr.NO_NEW}:
         return "uncertain"
     if cr.NEGATED in categories:
         return "absent"

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from chestx_reasoner.bench.sample import LETTERS
+from chestx_reasoner.reports import context_rules
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Finding
@@ -85,6 +86,20 @@ def observations(text: str) -> str:
     """The sentences of a reasoning text the labeler needs to read, one space apart."""
     return " ".join(s for s in sentences(text) if _labelable(s))
 
+# What keeps a "no new" finding uncertain: a hedge built on a negation ("no new opacity, though
+# pneumonia cannot be excluded") or a hypothesis. A plain hedge does not, as negation outranks
+# it ("no new masses or lymphadenopathy" lists two denials, not a differential).
+_HEDGES = frozenset({context_rules.OVERRIDE_UNCERTAIN, context_rules.HYPOTHETICAL})
+
+
+def _status_now(f: Finding) -> str:
+    """The finding's status on this film: "no new consolidation" leaves CheXpert's label
+    uncertain (an old one may persist), but says there is none to see; when one persists, the
+    text says so in a mention of its own, which `settle` weighs."""
+    if f.status == "uncertain" and context_rules.NO_NEW in f.cues and not _HEDGES & set(f.cues):
+        return "absent"
+    return f.status
+
 __all__ = ["FINDING_TASKS", "Judgment", "KeyFinding", "RulesJudge", "agrees", "related"]
 
 FINDING_TASKS = frozenset({"single", "multi", "multi_open"})
@@ -109,7 +124,7 @@ class RulesJudge:
         if concept is not None and concept.observation == "No Finding":
             return None
         side = f.location.side if f.location else None
-        return KeyFinding(f.name, f.observation, f.status, side, f.evidence.sentence)
+        return KeyFinding(f.name, f.observation, _status_now(f), side, f.evidence.sentence)
 
     def read(self, texts: Sequence[str], reasoning: bool = False) -> list[list[KeyFinding]]:
         """Key findings of each text: one per finding, with the status the text settles on
