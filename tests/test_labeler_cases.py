@@ -245,6 +245,17 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Opacity in the right upper lobe.", "Lung Opacity", PRESENT,
      {"side": "right", "lobe": "right upper lobe"}),
     ("Bibasilar atelectasis.", "Atelectasis", PRESENT, {"side": "bilateral", "zone": "base"}),
+    # A side written with a plural zone is that side's base, not both.
+    ("There is a large area of consolidation at the right lung bases.", "Consolidation",
+     PRESENT, {"side": "right", "zone": "base"}),
+    ("Streaky opacities at the left bases likely reflect atelectasis.", "Lung Opacity",
+     PRESENT, {"side": "left", "zone": "base"}),
+    # The side before a mention is its own; one after it may open the next phrase.
+    ("A small left apical pneumothorax remains after removal of the right chest tube.",
+     "Pneumothorax", PRESENT, {"side": "left", "zone": "apex"}),
+    ("A small left apical pneumothorax remains after removal of the right chest tube.",
+     "chest tube", ABSENT, {"side": "right"}),
+    ("Small effusion on the right.", "pleural effusion", PRESENT, {"side": "right"}),
     ("Small right pleural effusion.", "Pleural Effusion", PRESENT, {"side": "right"}),
     ("Left-sided pleural effusion.", "Pleural Effusion", PRESENT, {"side": "left"}),
     ("Small left apical pneumothorax.", "Pneumothorax", PRESENT,

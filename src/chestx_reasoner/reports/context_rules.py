@@ -179,7 +179,12 @@ def build_context_rules(anatomy_keys: set[str], finding_keys: set[str]) -> list[
     add(OVERRIDE_UNCERTAIN_BACKWARD, OVERRIDE_UNCERTAIN, _BWD, max_scope=10)
     add(PSEUDO, "PSEUDO_NEGATION", "PSEUDO")
     for change, phrases in CHANGES.items():
-        add(phrases, CHANGE_PREFIX + change.upper(), _BI, max_scope=8)
+        # "removal of", "development of": the change is of what follows ("a pneumothorax
+        # after removal of the chest tube" has not been removed).
+        add([p for p in phrases if p.endswith(" of")], CHANGE_PREFIX + change.upper(), _FWD,
+            max_scope=8)
+        add([p for p in phrases if not p.endswith(" of")], CHANGE_PREFIX + change.upper(), _BI,
+            max_scope=8)
     # "more compatible with atelectasis than pneumonia": the alternative after "than" is the
     # one the radiologist argues against; a short scope keeps "larger than on the prior" inert.
     add(("than",), NEGATED, _FWD, max_scope=3, allowed_types=finding_keys)

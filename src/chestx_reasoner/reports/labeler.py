@@ -24,7 +24,7 @@ from spacy.tokens import Doc
 from chestx_reasoner.reports import context_rules as cr
 from chestx_reasoner.reports.aggregate import CHEXPERT_LABEL_SCOPES, chexpert_labels, select_scope
 from chestx_reasoner.reports.location import find_location
-from chestx_reasoner.reports.records import Evidence, Finding, LabeledReport
+from chestx_reasoner.reports.records import Evidence, Finding, LabeledReport, Location
 from chestx_reasoner.reports.sections import (
     CLINICAL_SECTIONS,
     ReportError,
@@ -268,7 +268,7 @@ def _make_finding(ent, concept: Concept, categories: list[str], where: list[int]
         observation=concept.observation,
         status=status,  # type: ignore[arg-type]
         mention=report[start:end],
-        location=None if _has_no_location(concept) else find_location(window),
+        location=None if _has_no_location(concept) else _mention_location(ent, sentence),
         evidence=Evidence(sentence=sentence.text.strip(), start=start, end=end),
         section=section.name,
         change=change,
@@ -296,6 +296,25 @@ def _has_no_location(concept: Concept) -> bool:
 def _location_window(ent, sent) -> str:
     """The mention plus a few words each side (within its sentence `sent`), not crossing
     punctuation or another mention."""
+    left, right = _window_bounds(ent, sent)
+    return ent.doc[left:right].text
+
+
+def _mention_location(ent, sent) -> Location | None:
+    """Where the mention is: read from its window, except that a side written before the
+    mention is its own ("a left apical pneumothorax after removal of the right chest tube":
+    the side after it belongs to the next phrase)."""
+    left, right = _window_bounds(ent, sent)
+    whole = find_location(ent.doc[left:right].text)
+    if whole is None or right == ent.end:
+        return whole
+    before = find_location(ent.doc[left:ent.end].text)
+    if before is None or before.side is None or before.side == whole.side:
+        return whole
+    return before
+
+
+def _window_bounds(ent, sent) -> tuple[int, int]:
     doc = ent.doc
     # Only mentions inside this sentence's token range matter (comparing `e.sent` for every
     # mention made this quadratic in the mentions of a document).
@@ -318,4 +337,4 @@ def _location_window(ent, sent) -> str:
         if token.lower_ in _WINDOW_STOPS or any(e.start <= right < e.end for e in other_ents):
             break
         right += 1
-    return doc[left:right].text
+    return left, right

@@ -26,9 +26,11 @@ _ZONES: tuple[tuple[str, str], ...] = (
     ("lower", r"lower(?:\s+(?:lung|zone|zones|lobe|lobes|lungs))?"),
 )
 _ZONE_RES = tuple((name, re.compile(rf"\b(?:{pattern})\b")) for name, pattern in _ZONES)
-# "at the lung bases" / "apices": a plural zone names both sides.
 _BILATERAL_RE = re.compile(
-    r"\b(bilateral(?:ly)?|both|bibasilar|bibasal|bibasally|biapical|b/l|bases|apices)\b")
+    r"\b(bilateral(?:ly)?|both|bibasilar|bibasal|bibasally|biapical|b/l)\b")
+# "at the lung bases" / "apices": a plural zone names both sides, unless a side is written
+# with it ("the right lung bases" is one side's base, in the plural).
+_PLURAL_ZONE_RE = re.compile(r"\b(bases|apices)\b")
 _SIDE_RE = re.compile(r"\b(left|right)(?:[- ]sided)?\b")
 
 
@@ -43,6 +45,8 @@ def find_location(text: str) -> Location | None:
     'bilateral base'
     >>> find_location("atelectasis at the lung bases").text
     'bilateral base'
+    >>> find_location("consolidation at the right lung bases").text
+    'right base'
     """
     lowered = text.lower()
     lobe = side = zone = None
@@ -61,6 +65,8 @@ def find_location(text: str) -> Location | None:
     elif side is None:
         sides = {m.group(1) for m in _SIDE_RE.finditer(rest)}
         side = sides.pop() if len(sides) == 1 else ("bilateral" if sides else None)
+        if side is None and _PLURAL_ZONE_RE.search(rest):
+            side = "bilateral"
     for name, pattern in _ZONE_RES:
         if pattern.search(rest):
             zone = name
