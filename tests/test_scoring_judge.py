@@ -717,3 +717,17 @@ def test_no_new_finding_means_none_on_this_film_for_the_judge(text: str, finding
 
     found = {f.finding: f.status for f in RulesJudge().read([text])[0]}
     assert found[finding] == status
+
+
+def test_a_grade_reaches_only_to_the_next_conjunction() -> None:
+    from chestx_reasoner.scoring.qualifiers import qualifier_errors
+
+    report = "Moderate cardiomegaly and mild pulmonary edema."
+    assert qualifier_errors(["There is mild cardiomegaly."], report) == \
+        ["There is mild cardiomegaly."]
+    assert qualifier_errors(["There is severe pulmonary edema."], report) == \
+        ["There is severe pulmonary edema."]
+    assert qualifier_errors(["Moderate cardiomegaly is seen, with mild edema."], report) == []
+    # "mild to moderate" grades one thing twice
+    assert qualifier_errors(["A moderate left effusion."], "Mild to moderate left effusion.") \
+        == []

@@ -33,7 +33,10 @@ CHANGE = {
     "similar": "same", "constant": "same", "progressive": "worse", "spreading": "worse",
     "larger": "worse", "smaller": "better", "diminished": "better", "reduced": "better",
 }
-_GRADED = re.compile(rf"\b({'|'.join(GRADE)})\b((?:[\s-]+(?:to[\s-]+)?[a-z]+){{1,3}})", re.I)
+# The graded words are read ahead, not consumed: "moderate cardiomegaly and mild edema" holds
+# two grades.
+_GRADED = re.compile(rf"\b({'|'.join(GRADE)})\b(?=((?:[\s-]+(?:to[\s-]+)?[a-z]+){{1,3}}))",
+                     re.I)
 _CHANGED = re.compile(rf"\b({'|'.join(w for w, c in CHANGE.items() if c)})\b", re.I)
 # A list's members share its predicate ("X and Y have increased"): clauses end at
 # punctuation and contrast, not at "and".
@@ -51,6 +54,9 @@ _NOT_WHAT = frozenset((
 ))
 
 
+_CONJUNCTION = re.compile(r"\b(?:and|or|with|but|while)\b")
+
+
 def _what(text: str) -> frozenset[str]:
     return content_words(text) - _NOT_WHAT
 
@@ -60,9 +66,11 @@ def _grades(sentence: str) -> list[tuple[str, frozenset[str]]]:
     edema" (both classes)."""
     out = []
     for match in _GRADED.finditer(sentence):
-        what = _what(match.group(2))
+        # "moderate cardiomegaly and mild edema": the grade reaches the next conjunction.
+        graded = _CONJUNCTION.split(match.group(2).lower(), maxsplit=1)[0]
+        what = _what(graded)
         out.append((GRADE[match.group(1).lower()], what))
-        for word in re.findall(r"[a-z]+", match.group(2).lower()):
+        for word in re.findall(r"(?:\bto[\s-]+|-)([a-z]+)", graded):
             if word in GRADE:  # "mild to moderate": the second grade qualifies the same thing
                 out.append((GRADE[word], what))
     return [(grade, what) for grade, what in out if what]
