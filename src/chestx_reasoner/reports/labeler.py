@@ -19,7 +19,10 @@ import warnings
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+import numpy
+from spacy.attrs import IS_SPACE, LOWER
 from spacy.language import Language
+from spacy.strings import hash_string
 from spacy.tokens import Doc
 
 from chestx_reasoner.reports import context_rules as cr
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 # Tokens that end the window in which a mention's location is read.
 _WINDOW_STOPS = frozenset({",", ";", ":", ".", "and", "or", "but", "with", "without", "which",
                            "no", "while", "whereas", "than"})
+_STOP_HASHES = frozenset(hash_string(w) for w in _WINDOW_STOPS)
+_LEFT_STOP_HASHES = frozenset(hash_string(w) for w in _WINDOW_STOPS - {"and", "or"})
 _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
 _STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.NO_NEW,
                                 cr.HYPOTHETICAL})
@@ -78,9 +83,11 @@ SENTENCE_SPLITTERS = ("rules", "pyrush")
 @Language.component("chestx_paragraph_breaks")
 def _paragraph_breaks(doc: Doc) -> Doc:
     """Start a sentence after a blank line: report lists often omit the final period."""
-    for token in doc[:-1]:
-        if token.is_space and token.text.count("\n") >= 2:
-            doc[token.i + 1].is_sent_start = True
+    # Only whitespace tokens are looked at: building a Token object per token cost more than
+    # the rest of this component.
+    for i in numpy.flatnonzero(doc.to_array(IS_SPACE)[:-1]).tolist():
+        if doc[i].text.count("\n") >= 2:
+            doc[i + 1].is_sent_start = True
     return doc
 
 
@@ -269,7 +276,7 @@ class _DocIndex:
         self.owner = [-1] * len(doc)
         for i, ent in enumerate(self.ents):
             self.owner[ent.start:ent.end] = [i] * (ent.end - ent.start)
-        self.lower = [t.lower_ for t in doc]
+        self.lower = doc.to_array(LOWER).tolist()  # hashes: no Token object per token
 
     def sentence(self, ent):
         return self.sents[bisect.bisect_right(self.starts, ent.start) - 1]
@@ -373,12 +380,12 @@ def _window_bounds(index: _DocIndex, number: int, sent) -> tuple[int, int]:
     while left > max(sent.start, ent.start - _LEFT_WINDOW):
         # "right and small left effusions": "and" joins sides of one mention, so the left scan
         # crosses it; stopping at another mention keeps "effusion and left pneumothorax" apart.
-        if index.lower[left - 1] in _WINDOW_STOPS - {"and", "or"} or other_mention(left - 1):
+        if index.lower[left - 1] in _LEFT_STOP_HASHES or other_mention(left - 1):
             break
         left -= 1
     right = ent.end
     while right < min(sent.end, ent.end + _RIGHT_WINDOW):
-        if index.lower[right] in _WINDOW_STOPS or other_mention(right):
+        if index.lower[right] in _STOP_HASHES or other_mention(right):
             break
         right += 1
     return left, right
