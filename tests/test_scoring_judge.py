@@ -731,3 +731,20 @@ def test_a_grade_reaches_only_to_the_next_conjunction() -> None:
     # "mild to moderate" grades one thing twice
     assert qualifier_errors(["A moderate left effusion."], "Mild to moderate left effusion.") \
         == []
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    # "Considering X, …" frames what its main clause observes or concludes
+    ("Considering chronic heart disease, the observation of stable mild cardiomegaly "
+     "indicates a persistent enlargement of the cardiac silhouette.", "observation"),
+    ("Considering pulmonary edema, the increased opacity is localized to the left base.",
+     "observation"),
+    # ... unless the main clause plans
+    ("Considering pneumonia, it is crucial to determine whether infection-related changes "
+     "are contributing to the opacity.", "plan"),
+    ("Consider the costophrenic angles for blunting.", "plan"),
+])
+def test_a_considering_opener_is_read_by_its_main_clause(sentence: str, expected: str) -> None:
+    from chestx_reasoner.scoring.statements import kind
+
+    assert kind(sentence) == expected

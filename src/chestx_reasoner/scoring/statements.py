@@ -28,7 +28,7 @@ _PLAN = re.compile(
     r"assess|assessing|check|checking|scrutini[sz]e|scrutini[sz]ing|pay\s+attention|"
     r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|"
     r"observe(?!\s+that\b)|consider|"  # "Observe that there is X" reports X
-    r"considering|determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
+    r"determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
     r"identify|compare|confirm\s+(?:whether|if|the\s+presence|the\s+absence|any)|ensure|"
     r"note\s+whether)\b", re.I)
 # Openers that frame the task rather than observe: "To evaluate for X, examine …", "The
@@ -45,7 +45,10 @@ _PLAN_ANYWHERE = re.compile(
     r"\b(?:we|i)\s+(?:will|should|need to|must|can)\s+(?:\w+\s+)?(?:examine|assess|check|evaluate|"
     r"look|inspect|review|consider|determine|analy[sz]e)\b|\bto (?:determine|identify|evaluate|"
     r"assess|analy[sz]e)\b.*\b(?:we|let's|i)\b|\b(?:is|are) (?:evaluated|assessed|examined|"
-    r"checked) for\b", re.I)
+    r"checked) for\b|"
+    # "Considering pneumonia, it is crucial to determine whether …": the main clause plans. A
+    # "Considering X, …" opener alone frames what its main clause observes.
+    r"\b(?:determine|assess|evaluate|establish|check|see) (?:whether|if)\b", re.I)
 # Definitions and conditionals: what a finding would look like, not what this image shows.
 _GENERIC = re.compile(
     r"\b(?:would|typically|usually|generally|classically|often|commonly|characteri[sz]ed|"
