@@ -309,6 +309,12 @@ def observing(sentence: str) -> bool:
         and not _DEFINING.search(sentence)
 
 
+# Stems (the six letters `dropped` compares) that name the same finding: "lung collapse" is
+# not lost where the kept text says "atelectasis", nor an "opacity" beside "opacification".
+SAME_FINDING = {"collap": ("atelec",), "atelec": ("collap",), "opacit": ("opacif",),
+                "infilt": ("opacit", "opacif")}
+
+
 def dropped(item: dict, steps: list[str]) -> list[str] | None:
     parts = sentences(steps)
     body = [k for k, (_, s) in enumerate(parts[:-1]) if observing(s)]
@@ -318,9 +324,9 @@ def dropped(item: dict, steps: list[str]) -> list[str] | None:
     # A finding named again anywhere in what is kept (a hedge, a recap, the conclusion) is
     # not lost: the real chains restate their findings, and a judge is right to still
     # count it recalled.
-    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone)
+    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone).lower()
     lost = {m.group().lower()[:6] for k in gone for m in _FINDING.finditer(parts[k][1])}
-    if all(word in kept.lower() for word in lost):
+    if all(any(stem in kept for stem in (word, *SAME_FINDING.get(word, ()))) for word in lost):
         return None  # every finding it states is stated again elsewhere: nothing is lost
     return rebuild(steps, [p for k, p in enumerate(parts) if k not in gone])
 
