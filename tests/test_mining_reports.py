@@ -316,3 +316,22 @@ def test_an_answer_letter_past_the_options_is_refused_not_a_traceback() -> None:
             "report": "Mild pulmonary edema."}
     draft = mine_rules(item, ReportLabeler(scope="report").label(item["report"]))
     assert draft.refusal and "names none of the 4 options" in draft.refusal
+
+
+def test_a_denied_finding_is_grounded_in_the_normal_structure_the_report_states(
+        backend: RulesBackend) -> None:
+    # "No focal opacity" rules out the atelectasis an option names: the chain names the
+    # denied opacity among its findings, in the report's words.
+    item = {"task": "single", "options": ["Atelectasis", "Pleural Effusion", "Cardiomegaly",
+                                          "Pneumothorax"],
+            "question": "Which finding is in this chest X-ray?", "answer": "B",
+            "report": "Small left pleural effusion. No focal opacity is seen. No pneumothorax. "
+                      "Heart size is normal."}
+    record = _mine(backend, **item)
+    found = {k["finding"]: k["status"] for k in record["key_findings"]}
+    assert found["atelectasis"] == "absent" and found["lung opacity"] == "absent"
+    assert any(step.endswith("No focal opacity is seen.") for step in record["reasoning"])
+    # a report that says nothing of an opacity adds nothing
+    quiet = _mine(backend, **{**item, "report": "Small left pleural effusion. No pneumothorax. "
+                                                "Heart size is normal."})
+    assert "lung opacity" not in {k["finding"] for k in quiet["key_findings"]}

@@ -235,6 +235,22 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
     return None, "Therefore", positives, []
 
 
+def _with_normal_structure(walk: list[str], evidence: dict[str, Evidence]) -> list[str]:
+    """`walk` plus the structure statement that rules a walked finding out: where the chain
+    denies atelectasis and the report says "the lungs are clear", the clear lungs are its
+    evidence (no lung opacity), as a radiologist would say, and likewise a normal
+    cardiomediastinal silhouette for a heart of normal size."""
+    out = list(walk)
+    for parent, children in PARENTS.items():
+        e = evidence[parent]
+        if parent in out or e.status != "absent" or not e.sentence or e.inherited:
+            continue
+        denied = [c for c in children if c in out and evidence[c].status == "absent"]
+        if denied:
+            out.insert(out.index(denied[0]) + 1, parent)
+    return out
+
+
 def _implied_only_if_answered(item: dict, evidence: dict[str, Evidence], asked: str | None
                               ) -> dict[str, Evidence]:
     """A parent finding only implied by its child (`evidence.PARENTS`) is kept where the gold
@@ -344,7 +360,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     refusal, lead, walk, left_out = _decide(item, evidence, asked)
     if refusal:
         return _refuse(refusal)
-    walk = [c for c in walk if c not in omit]
+    walk = [c for c in _with_normal_structure(walk, evidence) if c not in omit]
     steps = [plan_sentence(rng, item, asked)]
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
                                    keep_first=task == "binary")
