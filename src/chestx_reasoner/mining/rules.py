@@ -236,10 +236,10 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
 
 
 def _with_normal_structure(walk: list[str], evidence: dict[str, Evidence]) -> list[str]:
-    """`walk` plus the structure statement that rules a walked finding out: where the chain
-    denies atelectasis and the report says "the lungs are clear", the clear lungs are its
-    evidence (no lung opacity), as a radiologist would say, and likewise a normal
-    cardiomediastinal silhouette for a heart of normal size."""
+    """`walk` plus the denied parent (`evidence.PARENTS`) of a walked, denied finding, where
+    the report states the parent denied in its own sentence: a chain that rules out
+    atelectasis cites the report's "no focal opacity" (lung opacity absent), and one that
+    rules out cardiomegaly its normal cardiomediastinal silhouette."""
     out = list(walk)
     for parent, children in PARENTS.items():
         e = evidence[parent]

@@ -48,6 +48,8 @@ _LEFT_STOP_HASHES = frozenset(hash_string(w) for w in _WINDOW_STOPS - {"and", "o
 _LEFT_WINDOW, _RIGHT_WINDOW = 4, 7
 _STATUS_CATEGORIES = frozenset({cr.NEGATED, cr.UNCERTAIN, cr.OVERRIDE_UNCERTAIN, cr.NO_NEW,
                                 cr.HYPOTHETICAL})
+# Hedges built on a negation word ("cannot be excluded", "no new"): they outrank the negation.
+_NEGATION_HEDGES = frozenset({cr.OVERRIDE_UNCERTAIN, cr.NO_NEW})
 _CHANGE_BY_CATEGORY = {cr.CHANGE_PREFIX + c.upper(): c for c in cr.CHANGES}
 # "Stable cardiomediastinal silhouette" is -1 for CheXpert; an unchanged cardiac silhouette
 # says nothing of the heart's size, so it stays a bare structure.
@@ -68,7 +70,7 @@ def resolve_status(categories: Iterable[str], default: str = "present") -> str:
     'uncertain'
     """
     categories = set(categories)
-    if categories & {cr.OVERRIDE_UNCERTAIN, cr.NO_NEW}:
+    if categories & _NEGATION_HEDGES:
         return "uncertain"
     if cr.NEGATED in categories:
         return "absent"
