@@ -191,10 +191,13 @@ def test_short_demo_end_to_end_and_interrupted_twice_gives_the_same_table(tmp_pa
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "test set: accuracy by task and RadRScore" in done.stdout
-    for model in ("random", "reference", "tiny-sft", "tiny-sft-grpo"):
+    for model in ("random", "reference", "tiny-base", "tiny-sft", "tiny-sft-grpo"):
         assert model in done.stdout
     summary, items = _scored(straight)
-    assert list(summary["models"]) == ["random", "reference", "tiny-sft", "tiny-sft-grpo"]
+    assert list(summary["models"]) == ["random", "reference", "tiny-base", "tiny-sft",
+                                       "tiny-sft-grpo"]
+    vision_card = json.loads((straight / "models" / "vision" / "chestx_vision.json").read_text())
+    assert vision_card["images"] > 0 and vision_card["holdout_auc"]
     assert summary["models"]["reference"]["overall"]["accuracy"] == 1.0
     assert summary["models"]["tiny-sft"]["overall"]["radrscore"] is not None
     page = (straight / "report.html").read_text()

@@ -129,6 +129,21 @@ def test_request_carries_the_shared_prompt_and_the_image(server: FakeChatServer,
     assert "letter of the correct option" in text
 
 
+def test_answer_only_asks_for_the_letter_without_reasoning(server: FakeChatServer,
+                                                          tmp_path: Path) -> None:
+    bench = write_bench(tmp_path, [item("a")])
+    predict(bench, tmp_path / "out.jsonl", fast_model(server), reasoning=False)
+    text = user_content(server.requests[0].json)[-1]["text"]
+    assert "A) edema" in text and "Give only the letter of the correct option" in text
+    assert "<think>" not in text
+    # an answer-only file is another run than a reasoning one: a resume must not mix them
+    from chestx_reasoner.models.predict import predict_settings
+
+    model = fast_model(server)
+    assert predict_settings(model, "openai:m@x", GenerationSettings(reasoning=False)) != \
+        predict_settings(model, "openai:m@x", GenerationSettings())
+
+
 def test_multi_open_request_has_no_options(server: FakeChatServer, tmp_path: Path) -> None:
     bench = write_bench(tmp_path, [item("a", task="multi_open")])
     predict(bench, tmp_path / "out.jsonl", fast_model(server))

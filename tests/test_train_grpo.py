@@ -131,3 +131,27 @@ def test_cli_runs_and_refuses_bad_options(data: tuple[Path, Path], tmp_path: Pat
     for args, message in bad:
         result = runner.invoke(app, [*base, "--out", str(tmp_path / "x"), *args])
         assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_several_prompts_of_unequal_length_share_a_step(data: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:
+    """Two prompts a step, one far longer than the other and with a wider image: the
+    processor must pad on the left as TRL's prompt ids are, or the image positions it reports
+    shift by the padding; the short prompt's image then reads as text and the images' grids
+    go to the wrong rows (Qwen2-VL's multimodal RoPE failed on a shape mismatch)."""
+    mined, model_dir = data
+    short = next(r for r in records(mined) if r["task"] == "binary")
+    wide = tmp_path / "wide.png"
+    load_image(mined.parent / short["images"][0]).resize((224, 112)).save(wide)
+    long = {**short, "id": "long", "images": [str(wide)],
+            "question": short["question"] + " Consider the heart, "
+            "the mediastinum, both lungs zone by zone, the pleura, the bones and every "
+            "line or tube, then compare with what a normal film of this kind shows." * 2}
+    pair = tmp_path / "pair.jsonl"
+    pair.write_text(json.dumps(short) + "\n" + json.dumps(long) + "\n")
+    result = run_grpo(pair, f"hf:{model_dir}", config(
+        tmp_path / "two", per_device_train_batch_size=4, max_steps=1,
+        image_root=str(mined.parent)))
+    assert result.global_step == 1
+    (step,) = [h for h in result.log_history if "loss" in h]
+    assert all(0.0 <= step[name] <= 1.0 for name in METRICS)

@@ -81,6 +81,10 @@ def predict_command(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest output.")] = 512,
     temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of sampling (and of `random`).")] = 0,
+    answer_only: Annotated[bool, typer.Option(
+        "--answer-only", help="Ask for the answer alone, without reasoning (the prompt of "
+        "SFT's answer-only examples): what a base model answers before it learns to "
+        "reason. RadRScore is then 0: there is no reasoning to judge.")] = False,
     image_root: Annotated[Path | None, typer.Option(
         help="Folder image paths are relative to (default: the benchmark file's folder).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (hf, tiny).")] = "auto",
@@ -119,7 +123,7 @@ def predict_command(
     if image_root is not None and not image_root.is_dir():
         fail(f"{image_root}: no such folder (--image-root)")
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature,
-                                  seed=seed, batch_size=batch_size)
+                                  seed=seed, batch_size=batch_size, reasoning=not answer_only)
     options = LoadOptions(device=device, allow_download=allow_download, max_pixels=max_pixels,
                           api_key_env=api_key_env, concurrency=concurrency,
                           cache_path=cache or out.with_suffix(".cache.sqlite"), seed=seed)

@@ -1,4 +1,4 @@
-"""`chestx train sft` and `chestx train grpo`: the two training stages.
+"""`chestx train vision`, `chestx train sft` and `chestx train grpo`: the training stages.
 
 Thin on purpose: options become a `ChestXSFTConfig` / `ChestXGRPOConfig` and the stage's
 `run_*` function does the rest, so a multi-GPU run is the same command under accelerate:
@@ -94,6 +94,9 @@ def sft_command(
     lora: Annotated[bool, typer.Option(
         "--lora", help="LoRA on the language model's attention/MLP projections; merged into "
         "the saved model.")] = False,
+    freeze_vision: Annotated[bool, typer.Option(
+        "--freeze-vision", help="Train the language model only; the vision tower (e.g. from "
+        "`chestx train vision`) stays as it is.")] = False,
     max_steps: MaxStepsOption = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the last checkpoint in OUT.")] = False,
@@ -116,10 +119,53 @@ def sft_command(
     config = _config(ChestXSFTConfig, output_dir=str(out), answer_only_ratio=answer_only_ratio,
                      num_train_epochs=epochs, learning_rate=lr,
                      per_device_train_batch_size=batch_size,
-                     gradient_accumulation_steps=grad_accum, use_lora=lora, max_steps=max_steps,
+                     gradient_accumulation_steps=grad_accum, use_lora=lora,
+                     freeze_vision=freeze_vision, max_steps=max_steps,
                      image_root=str(image_root) if image_root else None, seed=seed,
                      save_steps=save_steps)
     _run(console, "SFT", run_sft, data, model, config, resume)
+
+
+@train_app.command("vision")
+def vision_command(
+    data: Annotated[Path, typer.Option(
+        "--data", help="Benchmark or mined JSONL of the train split (`chestx build`); its "
+        "binary, anomaly, single, multi and multi_open answers label the images.")],
+    model: Annotated[str, typer.Option(
+        "--model", help="Checkpoint whose vision tower is pretrained: hf:DIR (`chestx model "
+        "init --out DIR`).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Output folder: the whole model with the pretrained tower (loads as "
+        "hf:OUT), its probe head and checkpoint-N folders.")],
+    max_steps: Annotated[int, typer.Option(min=1, help="Optimizer steps.")] = 500,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per step.")] = 32,
+    lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate (cosine decay).")
+                  ] = 1e-3,
+    holdout: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Share of the training images held out to measure the probe "
+        "(AUC per finding).")] = 0.1,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from the last checkpoint in OUT.")] = False,
+    image_root: ImageRootOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out split, shuffling and "
+                                      "the head's init.")] = 0,
+    save_steps: SaveStepsOption = 100,
+) -> None:
+    """Pretrain the vision tower on the training images' findings: a base model that sees.
+
+    A linear probe on the tower's pooled output learns the CheXpert findings the train split's
+    answers state (masked multi-label loss); the language model is untouched. Items of other
+    splits are skipped, so no test image is seen. Then teach the model to read what it sees
+    with `chestx train sft --freeze-vision` (the demo does answer-only SFT first).
+    """
+    from chestx_reasoner.train.vision import VisionConfig, run_vision_pretrain
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    check_paths(data, out, image_root)
+    config = _config(VisionConfig, output_dir=str(out), max_steps=max_steps,
+                     batch_size=batch_size, learning_rate=lr, holdout=holdout, seed=seed,
+                     save_steps=save_steps, image_root=str(image_root) if image_root else None)
+    _run(console, "vision pretraining", run_vision_pretrain, data, model, config, resume)
 
 
 class VllmMode(StrEnum):
@@ -165,6 +211,9 @@ def grpo_command(
     out: OutOption,
     num_generations: Annotated[int, typer.Option(
         min=2, help="Completions per prompt (the GRPO group; paper: 8).")] = 8,
+    prompts_per_step: Annotated[int, typer.Option(
+        min=1, help="Prompts per optimizer step and device, each with its group: more than "
+        "one averages the update over items instead of following one item's noise.")] = 2,
     beta: Annotated[float, typer.Option(min=0.0, help="KL coefficient (paper: 1e-3).")] = 0.001,
     lr: Annotated[float, typer.Option(min=0.0, help="Learning rate (paper: 5e-7).")] = 5e-7,
     reward_weights: Annotated[str, typer.Option(
@@ -186,6 +235,9 @@ def grpo_command(
     max_steps: MaxStepsOption = None,
     max_completion_length: Annotated[int, typer.Option(
         min=1, help="Longest completion in tokens.")] = 512,
+    temperature: Annotated[float, typer.Option(
+        min=0.0, help="Sampling temperature of the completions (TRL's default 1.0; a small "
+        "model keeps its format better a little lower).")] = 1.0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the last checkpoint in OUT.")] = False,
     image_root: ImageRootOption = None,
@@ -214,9 +266,10 @@ def grpo_command(
     except TrainError as exc:
         fail(str(exc))
     config = _config(ChestXGRPOConfig, output_dir=str(out), num_generations=num_generations,
-                     per_device_train_batch_size=num_generations, beta=beta, learning_rate=lr,
+                     per_device_train_batch_size=num_generations * prompts_per_step, beta=beta,
+                     learning_rate=lr,
                      reward_weights=weights, max_steps=max_steps,
-                     max_completion_length=max_completion_length,
+                     max_completion_length=max_completion_length, temperature=temperature,
                      image_root=str(image_root) if image_root else None, seed=seed,
                      save_steps=save_steps, **vllm)
     _run(console, "GRPO", run_grpo, data, model, config, resume)

@@ -12,19 +12,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Measured on the 2-core CPU machine the README quotes (tiny model, float32, 2 threads), stage
-# times of a fresh-clone `make demo` (demo-out/stages/*.json): `chestx train sft` at batch 16
-# (~200 tokens an example; 611 steps in 329 s), `chestx train grpo` with 8 generations of up to
-# 256 tokens (113 steps in 98 s), and the other stages' seconds per study (synth, build,
-# mining, scoring) and per test item (two trained models predicting up to 320 tokens).
-SFT_STEPS_PER_S = 1.86
-GRPO_STEPS_PER_S = 1.15
-SECONDS_FIXED = 40.0          # imports, model loads, tokenizer training, report
+# Measured on the 2-core CPU machine the README quotes (tiny model, float32, 2 threads):
+# `chestx train vision` at 32 images a step, the answer-only base SFT at batch 16 (~80 tokens an
+# example), `chestx train sft` at batch 8 (~260 tokens an example with its image and prompt),
+# `chestx train grpo` with 2 prompts x 4 generations of up to 256 tokens, and the other stages'
+# seconds per study (synth, build, mining, scoring) and per test item (three trained models
+# predicting, two of them up to 320 tokens).
+# Rates of a fresh `chestx demo --speed 1` (368 vision steps in 41 s, 371 base steps in 70 s,
+# 896 SFT steps in 254 s, 52 GRPO steps in 91 s).
+VISION_STEPS_PER_S = 9.0
+BASE_STEPS_PER_S = 5.3
+SFT_STEPS_PER_S = 3.5
+GRPO_STEPS_PER_S = 0.57
+SECONDS_FIXED = 50.0          # imports, model loads, tokenizer training, report
 SECONDS_PER_STUDY = 0.012
-SECONDS_PER_TEST_ITEM = 0.09  # both trained models, greedy, batch 16
+SECONDS_PER_TEST_ITEM = 0.1   # the trained models, greedy, batch 16
 TEST_ITEMS_PER_STUDY = 0.4    # what `chestx build` makes of the synthetic cohort
 MIN_TRAIN_SECONDS = 30.0
-SFT_SHARE = 0.8               # of the training time; GRPO gets the rest
+# Shares of the training time: the base (vision pretraining, then answer-only SFT) first,
+# then reasoning SFT and GRPO split what is left.
+VISION_SHARE = 0.08
+BASE_SHARE = 0.17
+SFT_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -57,12 +66,19 @@ class DemoPlan:
     speed: float                  # the machine speed the steps were planned for
     sft_steps: int
     grpo_steps: int
-    sft_batch_size: int = 16
-    sft_lr: float = 1e-3          # a from-scratch tiny model, not a pretrained 7B (paper: 1e-5)
+    vision_steps: int = 300
+    base_steps: int = 300
+    vision_batch_size: int = 32
+    vision_lr: float = 1e-3
+    base_batch_size: int = 16
+    sft_batch_size: int = 8       # more, smaller steps learn faster per example at this size
+    sft_lr: float = 2e-3          # a from-scratch tiny model, not a pretrained 7B (paper: 1e-5)
     answer_only_ratio: float = 0.5
-    grpo_lr: float = 5e-6
-    grpo_generations: int = 8
+    grpo_lr: float = 1e-5
+    grpo_generations: int = 4
+    grpo_prompts_per_step: int = 2
     grpo_completion_tokens: int = 256
+    grpo_temperature: float = 0.7  # at 1.0 the tiny model breaks its own format too often
     predict_tokens: int = 320
     predict_batch_size: int = 16
     estimates: dict[str, float] = field(default_factory=dict)  # stage -> planned seconds
@@ -70,15 +86,16 @@ class DemoPlan:
     @property
     def save_steps(self) -> int:
         """Checkpoint cadence: about eight per training stage, so a kill loses little."""
-        return max(5, max(self.sft_steps, self.grpo_steps) // 8)
+        return max(5, max(self.sft_steps, self.grpo_steps, self.base_steps) // 8)
 
     def describe(self) -> str:
         total = sum(self.estimates.values())
         machine = ("the reference 2-core machine" if self.speed == 1 else
                    f"this machine ({self.speed:g}x the reference 2-core machine's speed)")
-        return (f"{self.settings.studies} studies, seed {self.settings.seed}; SFT "
-                f"{self.sft_steps} steps (batch {self.sft_batch_size}), GRPO {self.grpo_steps} "
-                f"steps ({self.grpo_generations} generations each); about {total / 60:.1f} min "
+        return (f"{self.settings.studies} studies, seed {self.settings.seed}; vision "
+                f"{self.vision_steps} steps, base {self.base_steps}, SFT {self.sft_steps} (batch "
+                f"{self.sft_batch_size}), GRPO {self.grpo_steps} ({self.grpo_prompts_per_step} "
+                f"prompts x {self.grpo_generations} generations); about {total / 60:.1f} min "
                 f"on {machine}")
 
 
@@ -99,9 +116,14 @@ def plan_for(settings: DemoSettings, speed: float | None = None) -> DemoPlan:
     fixed = (SECONDS_FIXED + SECONDS_PER_STUDY * settings.studies) / speed
     predict = SECONDS_PER_TEST_ITEM * test_items / speed
     train = max(settings.minutes * 60 - fixed - predict, MIN_TRAIN_SECONDS)
-    sft_rate, grpo_rate = SFT_STEPS_PER_S * speed, GRPO_STEPS_PER_S * speed
-    sft_steps = max(10, round(SFT_SHARE * train * sft_rate))
-    grpo_steps = max(4, round((1 - SFT_SHARE) * train * grpo_rate))
-    estimates = {"sft": sft_steps / sft_rate, "grpo": grpo_steps / grpo_rate,
-                 "predict": predict, "other": fixed}
-    return DemoPlan(settings, speed, sft_steps, grpo_steps, estimates=estimates)
+    rates = {"vision": VISION_STEPS_PER_S * speed, "base": BASE_STEPS_PER_S * speed,
+             "sft": SFT_STEPS_PER_S * speed, "grpo": GRPO_STEPS_PER_S * speed}
+    shares = {"vision": VISION_SHARE, "base": BASE_SHARE, "sft": SFT_SHARE,
+              "grpo": 1 - VISION_SHARE - BASE_SHARE - SFT_SHARE}
+    floors = {"vision": 10, "base": 10, "sft": 10, "grpo": 4}
+    steps = {stage: max(floors[stage], round(shares[stage] * train * rates[stage]))
+             for stage in rates}
+    estimates = {stage: steps[stage] / rates[stage] for stage in rates}
+    estimates |= {"predict": predict, "other": fixed}
+    return DemoPlan(settings, speed, steps["sft"], steps["grpo"], vision_steps=steps["vision"],
+                    base_steps=steps["base"], estimates=estimates)

@@ -131,10 +131,11 @@ def write_demo_report(paths: DemoPaths, plan: DemoPlan) -> None:
     grpo = grpo_reward_chart(read_log_history(paths.model(final) / "log_history.jsonl"))
     intro = (f"<p>The whole pipeline on a synthetic cohort: {esc(plan.describe())}. "
              "<b>random</b> guesses; <b>reference</b> replays the mined chain and the gold "
-             "answer (the judge's ceiling); <b>tiny-sft</b> and <b>tiny-sft-grpo</b> are a "
-             "0.9 M-parameter Qwen2-VL trained here from random weights in minutes, so expect "
-             "them far below the ceiling: the point is that every stage connects and is "
-             "measured.</p>")
+             "answer (the judge's ceiling); <b>tiny-base</b> is a 0.9 M-parameter Qwen2-VL "
+             "made here from random weights: its vision tower pretrained on the training "
+             "images' findings, then taught to answer without reasoning; <b>tiny-sft</b> "
+             "and <b>tiny-sft-grpo</b> are that base after reasoning SFT and after GRPO. All "
+             "are trained in minutes on a CPU, so expect them far below the ceiling.</p>")
     # Everything that sums the run up (tables, charts and their legend, the pipeline) comes
     # before the long list of item cards, so a reader sees it without scrolling past them.
     body = (

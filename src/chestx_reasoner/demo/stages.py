@@ -20,9 +20,12 @@ from chestx_reasoner.progress import format_rate
 
 log = logging.getLogger(__name__)
 
-# The four lines of the final table: prediction file name -> model spec.
+# The lines of the final table: prediction file name -> model spec.
 BASELINES = ("random", "reference")
+BASE = "tiny-base"  # the base model that sees (vision pretraining + answer-only SFT)
 TRAINED = ("tiny-sft", "tiny-sft-grpo")
+VISION = "vision"   # the vision-pretrained model (not a table line: its language model is new)
+ANSWER_ONLY = (BASE,)  # asked for the answer alone: the base was never taught to reason
 
 
 class StageProgress(Protocol):
@@ -155,21 +158,53 @@ def _resume(out: Path) -> bool:
     return bool(complete_checkpoints(out))
 
 
-def _sft(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
-    from chestx_reasoner.train.configs import ChestXSFTConfig
-    from chestx_reasoner.train.sft import run_sft
+def _vision(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+    from chestx_reasoner.train.vision import VisionConfig, run_vision_pretrain
 
-    out = paths.model("tiny-sft")
-    config = ChestXSFTConfig(
-        output_dir=str(out), max_steps=plan.sft_steps, learning_rate=plan.sft_lr,
-        per_device_train_batch_size=plan.sft_batch_size,
-        answer_only_ratio=plan.answer_only_ratio, seed=plan.settings.seed,
-        save_steps=plan.save_steps, save_total_limit=2, report_to="none")
-    result = run_sft(paths.train_mined, f"hf:{paths.model('init')}", config,
-                     resume=_resume(out), callbacks=[_train_callback(progress, {"loss": "loss"})])
-    losses = [e["loss"] for e in result.log_history if "loss" in e]
-    return (f"{result.global_step} steps, loss {losses[0]:.2f} -> {losses[-1]:.2f}; "
-            f"{result.data.describe()}") if losses else f"{result.global_step} steps"
+    config = VisionConfig(output_dir=str(paths.model(VISION)), max_steps=plan.vision_steps,
+                          batch_size=plan.vision_batch_size, learning_rate=plan.vision_lr,
+                          seed=plan.settings.seed, save_steps=plan.save_steps)
+    result = run_vision_pretrain(paths.train_items, f"hf:{paths.model('init')}", config,
+                                 resume=True, callbacks=[_train_callback(progress, {
+                                     "loss": "loss"})])
+    return result.describe()
+
+
+def _sft_runner(name: str, start: str, steps: Callable[[DemoPlan], int],
+                batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float]) -> Runner:
+    """SFT from models/START into models/NAME with the vision tower frozen (the base's)."""
+
+    def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
+        from chestx_reasoner.train.configs import ChestXSFTConfig
+        from chestx_reasoner.train.sft import run_sft
+
+        out = paths.model(name)
+        config = ChestXSFTConfig(
+            output_dir=str(out), max_steps=steps(plan), learning_rate=plan.sft_lr,
+            per_device_train_batch_size=batch(plan), answer_only_ratio=ratio(plan),
+            freeze_vision=True, seed=plan.settings.seed, save_steps=plan.save_steps,
+            save_total_limit=2, report_to="none")
+        result = run_sft(paths.train_mined, f"hf:{paths.model(start)}", config,
+                         resume=_resume(out),
+                         callbacks=[_train_callback(progress, {"loss": "loss"})])
+        losses = [e["loss"] for e in result.log_history if "loss" in e]
+        return (f"{result.global_step} steps, loss {losses[0]:.2f} -> {losses[-1]:.2f}; "
+                f"{result.data.describe()}") if losses else f"{result.global_step} steps"
+
+    return run
+
+
+def sft_stage(label: str, name: str, start: str, steps: Callable[[DemoPlan], int],
+              batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float]) -> Stage:
+    """The `train sft --freeze-vision` stage that trains models/START into models/NAME."""
+
+    def command(p: DemoPaths, plan: DemoPlan) -> list[str]:
+        return _cmd("train", "sft", "--data", p.train_mined, "--model", f"hf:{p.model(start)}",
+                    "--out", p.model(name), "--max-steps", steps(plan), "--lr", plan.sft_lr,
+                    "--batch-size", batch(plan), "--answer-only-ratio", ratio(plan),
+                    "--freeze-vision", "--seed", plan.settings.seed, "--resume")
+
+    return Stage(label, "steps", command, _sft_runner(name, start, steps, batch, ratio))
 
 
 REWARD_KEYS = {f"rewards/{name}_reward/mean": name for name in ("format", "outcome", "process")}
@@ -187,8 +222,9 @@ def _grpo(name: str, weights: tuple[float, ...] | None = None) -> Runner:
         config = ChestXGRPOConfig(
             output_dir=str(out), max_steps=plan.grpo_steps, learning_rate=plan.grpo_lr,
             num_generations=plan.grpo_generations,
-            per_device_train_batch_size=plan.grpo_generations,
-            max_completion_length=plan.grpo_completion_tokens, seed=plan.settings.seed,
+            per_device_train_batch_size=plan.grpo_generations * plan.grpo_prompts_per_step,
+            max_completion_length=plan.grpo_completion_tokens,
+            temperature=plan.grpo_temperature, seed=plan.settings.seed,
             save_steps=plan.save_steps, save_total_limit=2, report_to="none",
             reward_weights=list(weights) if weights else None)
         result = run_grpo(paths.train_mined, f"hf:{paths.model('tiny-sft')}", config,
@@ -211,8 +247,10 @@ def grpo_stage(name: str, label: str, weights: tuple[float, ...] | None = None) 
         return _cmd(
             "train", "grpo", "--data", p.train_mined, "--model", f"hf:{p.model('tiny-sft')}",
             "--out", p.model(name), "--max-steps", plan.grpo_steps, "--lr", plan.grpo_lr,
-            "--num-generations", plan.grpo_generations, "--max-completion-length",
-            plan.grpo_completion_tokens, "--seed", plan.settings.seed,
+            "--num-generations", plan.grpo_generations, "--prompts-per-step",
+            plan.grpo_prompts_per_step, "--max-completion-length",
+            plan.grpo_completion_tokens, "--temperature", plan.grpo_temperature,
+            "--seed", plan.settings.seed,
             *(("--reward-weights", ",".join(f"{w:g}" for w in weights)) if weights else ()),
             "--resume")
 
@@ -227,7 +265,8 @@ def _predict(name: str) -> Runner:
 
         settings = GenerationSettings(max_new_tokens=plan.predict_tokens, temperature=0.0,
                                       seed=plan.settings.seed,
-                                      batch_size=plan.predict_batch_size)
+                                      batch_size=plan.predict_batch_size,
+                                      reasoning=name not in ANSWER_ONLY)
         progress.start(None)
         progress.status(f"loading {name}")
         adapter = load_model(paths.spec(name), LoadOptions(device="cpu",
@@ -283,7 +322,8 @@ def predict_stage(name: str) -> Stage:
     return Stage(f"predict {name}", "items", lambda p, plan: _cmd(
         "predict", "--bench", p.test_mined, "--model", p.spec(name), "--out",
         p.predictions(name), "--max-new-tokens", plan.predict_tokens, "--batch-size",
-        plan.predict_batch_size, "--seed", plan.settings.seed, "--device", "cpu"),
+        plan.predict_batch_size, "--seed", plan.settings.seed, "--device", "cpu",
+        *(("--answer-only",) if name in ANSWER_ONLY else ())),
         _predict(name))
 
 
@@ -303,13 +343,17 @@ STAGES: tuple[Stage, ...] = (
     Stage("model init", "", lambda p, plan: _cmd(
         "model", "init", "--out", p.model("init"), "--data", p.train_items, "--seed",
         plan.settings.seed, "--overwrite"), _init),
-    Stage("train sft", "steps", lambda p, plan: _cmd(
-        "train", "sft", "--data", p.train_mined, "--model", f"hf:{p.model('init')}", "--out",
-        p.model("tiny-sft"), "--max-steps", plan.sft_steps, "--lr", plan.sft_lr,
-        "--batch-size", plan.sft_batch_size, "--answer-only-ratio", plan.answer_only_ratio,
-        "--seed", plan.settings.seed, "--resume"), _sft),
+    Stage("train vision", "steps", lambda p, plan: _cmd(
+        "train", "vision", "--data", p.train_items, "--model", f"hf:{p.model('init')}",
+        "--out", p.model(VISION), "--max-steps", plan.vision_steps, "--batch-size",
+        plan.vision_batch_size, "--lr", plan.vision_lr, "--seed", plan.settings.seed,
+        "--save-steps", plan.save_steps, "--resume"), _vision),
+    sft_stage("train base", BASE, VISION, lambda plan: plan.base_steps,
+              lambda plan: plan.base_batch_size, lambda plan: 1.0),
+    sft_stage("train sft", TRAINED[0], BASE, lambda plan: plan.sft_steps,
+              lambda plan: plan.sft_batch_size, lambda plan: plan.answer_only_ratio),
     grpo_stage(TRAINED[1], "train grpo"),
-    *(predict_stage(name) for name in (*BASELINES, *TRAINED)),
-    score_stage("score", (*BASELINES, *TRAINED), lambda p: p.scored),
+    *(predict_stage(name) for name in (*BASELINES, BASE, *TRAINED)),
+    score_stage("score", (*BASELINES, BASE, *TRAINED), lambda p: p.scored),
     Stage("report", "", lambda p, plan: ["(chestx demo writes DIR/report.html)"], _report),
 )

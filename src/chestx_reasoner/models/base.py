@@ -22,6 +22,9 @@ class GenerationSettings:
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
     batch_size: int = 8
+    # False: ask for the answer alone (the prompt of SFT's answer-only examples), e.g. to see
+    # what a base model answers before it was taught to reason
+    reasoning: bool = True
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

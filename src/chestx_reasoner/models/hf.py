@@ -67,9 +67,10 @@ class HFModel:
     def device(self) -> Any:
         return self.model.device
 
-    def encode(self, items: list[PreparedItem]) -> Any:
+    def encode(self, items: list[PreparedItem], reasoning: bool = True) -> Any:
         """Prompts (chat-templated) and pixels of a batch as model inputs on the model's device."""
-        texts = [render_prompt(self.processor, build_messages(item.sample)) for item in items]
+        texts = [render_prompt(self.processor, build_messages(item.sample, reasoning=reasoning))
+                 for item in items]
         images = [image for item in items for image in item.images]
         kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
         if images:
@@ -80,7 +81,7 @@ class HFModel:
                 ) -> list[str | None]:
         import torch
 
-        inputs = self.encode(items)
+        inputs = self.encode(items, settings.reasoning)
         sample = settings.temperature > 0
         options: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens,
                                    "do_sample": sample, "pad_token_id": self.pad_token_id}

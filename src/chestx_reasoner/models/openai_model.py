@@ -35,12 +35,12 @@ def split_target(argument: str) -> tuple[str, str]:
     return model, url
 
 
-def openai_messages(item: PreparedItem) -> list[dict[str, Any]]:
+def openai_messages(item: PreparedItem, reasoning: bool = True) -> list[dict[str, Any]]:
     """The shared prompt with each image as an `image_url` data-URL part."""
     def image(index: int) -> dict[str, Any]:
         return {"type": "image_url", "image_url": {"url": data_url(item.image_paths[index])}}
 
-    return build_messages(item.sample, image=image)
+    return build_messages(item.sample, image=image, reasoning=reasoning)
 
 
 class OpenAIModel:
@@ -63,14 +63,15 @@ class OpenAIModel:
         async with ChatClient(self.settings) as client:
             try:
                 return list(await asyncio.gather(
-                    *(self._predict_one(client, item, params) for item in items)))
+                    *(self._predict_one(client, item, params, settings.reasoning)
+                      for item in items)))
             finally:
                 self.usage.add(client.usage)
 
     async def _predict_one(self, client: ChatClient, item: PreparedItem,
-                           params: dict[str, Any]) -> str | None:
+                           params: dict[str, Any], reasoning: bool = True) -> str | None:
         try:
-            messages = openai_messages(item)
+            messages = openai_messages(item, reasoning)
         except (ImageReadError, OSError) as error:  # unreadable: one item lost, not the run
             self.failures += 1
             log.warning("%s: no prediction, image unreadable (%s)", item.sample.get("id"), error)

@@ -124,7 +124,7 @@ def predict_settings(model: ModelAdapter, spec: str, settings: GenerationSetting
     fingerprint and the generation settings; the same for `chestx predict` and the demo."""
     return {"model": model.name, "checkpoint": checkpoint_fingerprint(spec),
             "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-            "seed": settings.seed}
+            "seed": settings.seed, **({} if settings.reasoning else {"answer_only": True})}
 
 
 def _input_fields(record: dict[str, Any]) -> list[Any]:

@@ -57,6 +57,9 @@ class ChestXSFTConfig(SFTConfig):
     use_lora: bool = field(default=False, metadata={
         "help": "Train LoRA adapters on the language model's attention/MLP projections; the "
                 "adapters are merged into the saved model."})
+    freeze_vision: bool = field(default=False, metadata={
+        "help": "Keep the vision tower and merger as they are (a pretrained base's, `chestx "
+                "train vision`) and train the language model alone."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})

@@ -34,8 +34,8 @@ from chestx_reasoner.models.images import (
 from chestx_reasoner.models.prompt import THINK_OPEN, build_messages, target_text
 
 # Fields of a mined record an example needs (the rest stays in the file).
-ITEM_KEYS = ("id", "source", "task", "question", "options", "answer", "report", "reasoning",
-             "images")
+ITEM_KEYS = ("id", "source", "task", "split", "finding", "question", "options", "answer",
+             "report", "reasoning", "images")
 # Columns GRPO passes on to every reward function as keyword arguments.
 REWARD_COLUMNS = ("id", "question", "answer", "task", "options", "report", "reasoning")
 # Mining statuses whose chain is a reasoning target (`dropped`, `no report` are not).

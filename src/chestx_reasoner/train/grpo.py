@@ -100,6 +100,12 @@ def make_grpo_trainer(data: Path, model_spec: str, config: ChestXGRPOConfig,
     model, processor = load_trainable(model_spec)
     # the reference model of the KL term is read from model_spec by TRL; only the policy resumes
     restore_weights(model, resume_from)
+    # TRL left-pads the prompt ids it generates from, but takes `mm_token_type_ids` from the
+    # processor, which pads on the tokenizer's side: with several prompts a step (of unequal
+    # length) a right-padding tokenizer shifts the image positions and Qwen2-VL's multimodal
+    # RoPE fails on a shape mismatch. Padding on the left keeps the two aligned.
+    tokenizer = getattr(processor, "tokenizer", processor)
+    tokenizer.padding_side = "left"
     trainer = GRPOTrainer(model=model, reward_funcs=get_reward_funcs(config.reward_funcs),
                           args=config, train_dataset=dataset, processing_class=processor)
     add_callbacks(trainer, callbacks)

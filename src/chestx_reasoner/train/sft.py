@@ -185,6 +185,17 @@ def lora_config(config: ChestXSFTConfig) -> Any:
                       task_type="CAUSAL_LM")
 
 
+def freeze_vision(model: Any) -> None:
+    """No gradient for the vision tower and its merger: what a pretrained base sees stays as
+    it is, and the backward pass through the tower is skipped."""
+    visual = getattr(getattr(model, "model", model), "visual", None)
+    if visual is None:
+        raise TrainError(f"{type(model).__name__} has no vision tower to freeze "
+                         "(--freeze-vision)")
+    for parameter in visual.parameters():
+        parameter.requires_grad_(False)
+
+
 def make_sft_trainer(data: Path, model_spec: str, config: ChestXSFTConfig,
                      callbacks: list[Any] | None = None, resume_from: str | None = None,
                      ) -> tuple[Any, Any, DataSummary]:
@@ -196,6 +207,8 @@ def make_sft_trainer(data: Path, model_spec: str, config: ChestXSFTConfig,
         answer_only_ratio=config.answer_only_ratio, seed=config.seed)
     model, processor = load_trainable(model_spec)
     restore_weights(model, resume_from, config.use_lora)
+    if config.freeze_vision:
+        freeze_vision(model)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
                          processing_class=processor,
                          peft_config=lora_config(config) if config.use_lora else None)
@@ -225,7 +238,8 @@ def run_sft(data: Path, model_spec: str, config: ChestXSFTConfig, *, resume: boo
     log.info("SFT data: %s", summary.describe())
     card = {"made_by": "chestx train sft", "base_model": model_spec, "data": str(data),
             "examples": summary.describe(), "lora": config.use_lora,
-            "answer_only_ratio": config.answer_only_ratio}
+            "answer_only_ratio": config.answer_only_ratio,
+            "freeze_vision": config.freeze_vision}
     with save_errors(out):
         train_or_restore(trainer, last, ended)
         save_trained(trainer, processor, out, card)
