@@ -125,11 +125,13 @@ def test_model_commands_in_readme_run_on_the_readme_benchmark(tmp_path, monkeypa
 
 
 def test_train_commands_in_readme_run_for_a_few_steps(tmp_path, monkeypatch):
-    wanted = ("synth", "build", "mine", "model init", "train sft", "train grpo")
+    wanted = ("synth", "build", "mine", "model init", "train vision", "train sft",
+              "train grpo")
     lines = [line for block in blocks("bash") for line in block.splitlines()
              if any(f"chestx {c}" in line for c in wanted)]
     monkeypatch.chdir(tmp_path)
-    short = {"sft": ["--max-steps", "2", "--batch-size", "2"],  # later options win
+    short = {"vision": ["--max-steps", "2", "--batch-size", "4"],
+             "sft": ["--max-steps", "2", "--batch-size", "2"],  # later options win
              "grpo": ["--max-steps", "1", "--num-generations", "2",
                       "--max-completion-length", "8"]}
     for line in lines:
@@ -138,7 +140,7 @@ def test_train_commands_in_readme_run_for_a_few_steps(tmp_path, monkeypatch):
             args += short[args[1]]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, (line, result.output)
-    for run in ("sft", "grpo"):
+    for run in ("vision", "base", "sft", "grpo"):
         assert (tmp_path / "runs" / run / "model.safetensors").exists()
 
 

@@ -18,12 +18,12 @@ from typing import Any
 # `chestx train grpo` with 2 prompts x 4 generations of up to 256 tokens, and the other stages'
 # seconds per study (synth, build, mining, scoring) and per test item (three trained models
 # predicting, two of them up to 320 tokens).
-# Rates of a fresh `chestx demo --speed 1` (368 vision steps in 41 s, 371 base steps in 70 s,
-# 896 SFT steps in 254 s, 52 GRPO steps in 91 s).
-VISION_STEPS_PER_S = 9.0
-BASE_STEPS_PER_S = 5.3
-SFT_STEPS_PER_S = 3.5
-GRPO_STEPS_PER_S = 0.57
+# Rates of a `chestx demo --speed 1` with nothing else running (272 vision steps in 31 s, 341
+# base steps in 65 s, 794 SFT steps in 210 s, 32 GRPO steps in 31 s).
+VISION_STEPS_PER_S = 8.8
+BASE_STEPS_PER_S = 5.2
+SFT_STEPS_PER_S = 3.8
+GRPO_STEPS_PER_S = 1.0
 SECONDS_FIXED = 50.0          # imports, model loads, tokenizer training, report
 SECONDS_PER_STUDY = 0.012
 SECONDS_PER_TEST_ITEM = 0.1   # the trained models, greedy, batch 16
@@ -31,9 +31,9 @@ TEST_ITEMS_PER_STUDY = 0.4    # what `chestx build` makes of the synthetic cohor
 MIN_TRAIN_SECONDS = 30.0
 # Shares of the training time: the base (vision pretraining, then answer-only SFT) first,
 # then reasoning SFT and GRPO split what is left.
-VISION_SHARE = 0.08
-BASE_SHARE = 0.17
-SFT_SHARE = 0.6
+VISION_SHARE = 0.07
+BASE_SHARE = 0.15
+SFT_SHARE = 0.53
 
 
 @dataclass(frozen=True)
