@@ -74,7 +74,7 @@ class DemoPlan:
     sft_batch_size: int = 8       # more, smaller steps learn faster per example at this size
     sft_lr: float = 2e-3          # a from-scratch tiny model, not a pretrained 7B (paper: 1e-5)
     answer_only_ratio: float = 0.5
-    grpo_lr: float = 1e-5
+    grpo_lr: float = 5e-6
     grpo_generations: int = 4
     grpo_prompts_per_step: int = 2
     grpo_completion_tokens: int = 256
