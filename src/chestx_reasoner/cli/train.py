@@ -212,8 +212,9 @@ def grpo_command(
     num_generations: Annotated[int, typer.Option(
         min=2, help="Completions per prompt (the GRPO group; paper: 8).")] = 8,
     prompts_per_step: Annotated[int, typer.Option(
-        min=1, help="Prompts per optimizer step and device, each with its group: more than "
-        "one averages the update over items instead of following one item's noise.")] = 2,
+        min=1, help="Prompts per optimizer step and device, each with its group (on 8 GPUs, "
+        "1 already makes 8 a step; on one device, 2 or more averages the update over items "
+        "instead of following one item's noise).")] = 1,
     beta: Annotated[float, typer.Option(min=0.0, help="KL coefficient (paper: 1e-3).")] = 0.001,
     lr: Annotated[float, typer.Option(min=0.0, help="Learning rate (paper: 5e-7).")] = 5e-7,
     reward_weights: Annotated[str, typer.Option(

@@ -165,8 +165,8 @@ def _vision(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
                           batch_size=plan.vision_batch_size, learning_rate=plan.vision_lr,
                           seed=plan.settings.seed, save_steps=plan.save_steps)
     result = run_vision_pretrain(paths.train_items, f"hf:{paths.model('init')}", config,
-                                 resume=True, callbacks=[_train_callback(progress, {
-                                     "loss": "loss"})])
+                                 resume=_resume(paths.model(VISION)),
+                                 callbacks=[_train_callback(progress, {"loss": "loss"})])
     return result.describe()
 
 

@@ -1,13 +1,13 @@
-"""Stage 0: vision pretraining, so that the model reasoning is later taught to already sees.
+"""Stage 0: vision pretraining, so that the model later taught to reason already sees.
 
-The paper starts from Qwen2-VL, whose vision tower has seen millions of images; a tiny model made
+The paper starts from Qwen2-VL, pretrained on large image-text corpora; a tiny model made
 here starts from random weights and would have to learn vision, language and the task at once
 from a few thousand reasoning examples (and does not, in minutes). This stage is the analogue of
 the pretrained base: the vision tower and its merger learn the CheXpert findings of the training
 images through a linear probe on their pooled output (multi-label, masked binary cross-entropy),
 with the labels the benchmark's own training items state (`image_labels`). The language model is
-not touched, and the probe's head is kept beside the model so the base can answer on its own
-(`models/probe.py`).
+not touched; the probe's head is saved beside the model (`vision_probe.safetensors`, its
+columns in the card) so that what the tower sees can be read again without the language model.
 
 Only `train`-split items are read: an item of another split is skipped and counted, so no test
 image can shape the base model. A seeded share of the training images is held out to say how
@@ -315,8 +315,8 @@ def run_vision_pretrain(data: Path, model_spec: str, config: VisionConfig, *,
     check_out(out, model_spec)
     if resume and (done := finished(out)) is not None and done.global_step >= config.max_steps:
         return done
-    (out / CARD).unlink(missing_ok=True)  # a run in progress is not a finished one
     last = checkpoint_to_resume(out, resume)
+    (out / CARD).unlink(missing_ok=True)  # a run in progress is not a finished one
     labels, skipped = training_images(data, Path(config.image_root) if config.image_root
                                       else None)
     fit, held = split_images(list(labels), config.holdout, config.seed)
