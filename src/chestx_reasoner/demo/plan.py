@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Measured on the 2-core CPU machine the README quotes (tiny model, float32, 2 threads):
-# `chestx train vision` at 32 images a step, the answer-only base SFT at batch 16 (~80 tokens an
-# example), `chestx train sft` at batch 8 (~260 tokens an example with its image and prompt),
-# `chestx train grpo` with 2 prompts x 4 generations of up to 256 tokens, and the other stages'
-# seconds per study (synth, build, mining, scoring) and per test item (three trained models
-# predicting, two of them up to 320 tokens).
-# Rates of a `chestx demo --speed 1` with nothing else running (272 vision steps in 31 s, 341
-# base steps in 65 s, 794 SFT steps in 210 s, 32 GRPO steps in 31 s).
+# Measured on the 2-core CPU machine the README quotes (tiny model, float32, 2 threads), in a
+# `chestx demo --speed 1` with nothing else running: `chestx train vision` at 32 images a step
+# (272 steps in 31 s), the answer-only base SFT at batch 16 (341 steps in 65 s), `chestx train
+# sft` at batch 8 (794 steps in 210 s), `chestx train grpo` with 2 prompts x 4 generations of up
+# to 256 tokens (32 steps in 31 s), and the other stages' seconds per study (synth, build,
+# mining, scoring) and per test item (three trained models predicting, two of them up to 320
+# tokens).
 VISION_STEPS_PER_S = 8.8
 BASE_STEPS_PER_S = 5.2
 SFT_STEPS_PER_S = 3.8

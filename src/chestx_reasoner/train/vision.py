@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.bench.sample import FINDING_NAMES, FINDINGS, LETTERS, PATHOLOGIES
+from chestx_reasoner.bench.sample import FINDINGS, LETTERS, PATHOLOGIES
 from chestx_reasoner.jsonl import RecordError
+from chestx_reasoner.mining.rules import option_columns  # the miner's reading of option text
 from chestx_reasoner.train.data import Item, read_items
 
 log = logging.getLogger(__name__)
@@ -37,29 +38,12 @@ NO_FINDING = "No Finding"
 LABEL_COLUMNS = (*FINDINGS, NO_FINDING)
 PROBE_FILE = "vision_probe.safetensors"
 CARD = "chestx_vision.json"  # written last: the run finished and saved
-_COLUMN_OF = {**{name: column for column, name in FINDING_NAMES.items()},
-              **{column.lower(): column for column in LABEL_COLUMNS}}
-
-
-def column_of(text: str) -> str | None:
-    """The CheXpert column a finding's name or column stands for.
-
-    >>> column_of("Pleural effusion"), column_of("pleural thickening"), column_of("scar")
-    ('Pleural Effusion', 'Pleural Other', None)
-    """
-    return _COLUMN_OF.get(" ".join(str(text).lower().split()))
-
-
 def _chosen(fields: dict[str, Any]) -> str | None:
     """The text of the answer's option (None without a valid letter)."""
     answer, options = str(fields.get("answer") or "").strip(), fields.get("options") or []
     if len(answer) == 1 and answer in LETTERS[:len(options)]:
         return str(options[LETTERS.index(answer)])
     return None
-
-
-def _columns(text: str) -> set[str]:
-    return {c for part in str(text).split(",") if (c := column_of(part)) is not None}
 
 
 def item_labels(fields: dict[str, Any]) -> dict[str, bool]:
@@ -77,19 +61,19 @@ def item_labels(fields: dict[str, Any]) -> dict[str, bool]:
     task, chosen = str(fields.get("task") or ""), _chosen(fields)
     options = [str(o) for o in fields.get("options") or []]
     if task == "binary" and chosen is not None:
-        column = column_of(str(fields.get("finding") or ""))
-        return {column: chosen.strip().lower() == "yes"} if column else {}
+        columns = option_columns(str(fields.get("finding") or ""))
+        return {columns[0]: chosen.strip().lower() == "yes"} if columns else {}
     if task == "anomaly" and chosen is not None:
         if chosen.strip().lower() == "normal":
             return {**dict.fromkeys(PATHOLOGIES, False), NO_FINDING: True}
         return {NO_FINDING: False}
     if task == "multi_open":
-        present = _columns(str(fields.get("answer") or ""))
+        present = set(option_columns(str(fields.get("answer") or "")))
         labels = {column: column in present for column in FINDINGS}
         return {**labels, NO_FINDING: not present & set(PATHOLOGIES)}
     if task in {"single", "multi"} and chosen is not None:
-        present = _columns(chosen)
-        others = set().union(*(_columns(o) for o in options)) - present
+        present = set(option_columns(chosen))
+        others = {c for option in options for c in option_columns(option)} - present
         return {**dict.fromkeys(sorted(present), True), **dict.fromkeys(sorted(others), False)}
     return {}  # temporal items say how a finding changed, not whether it is there
 
