@@ -267,6 +267,15 @@ def test_negation_ends_at_its_clause() -> None:
                          "complications are seen.") == "present"
     assert phrase_status("apical lucency", "There is nothing to suggest apical lucency.") == \
         "absent"
+    # A clause that gives the reason ("…, as …", "…, since …") has a status of its own.
+    text = "There is no pleural effusion, as the opacity in the right lung is unchanged."
+    assert phrase_status("opacity in right lung", text) == "present"
+    assert phrase_status("pleural effusion", text) == "absent"
+    assert phrase_status("atelectasis", "No pneumothorax is seen, since atelectasis explains "
+                         "the volume loss.") == "present"
+    # "as well as" still continues the list the negation governs.
+    assert phrase_status("pneumothorax", "There is no effusion, as well as no pneumothorax.") \
+        == "absent"
 
 
 @pytest.mark.parametrize(("text", "phrase", "status"), [
@@ -669,6 +678,33 @@ def test_an_options_finding_on_the_wrong_side_loses_factuality() -> None:
     assert swapped.factuality < base.factuality
 
 
+
+_LONG_OPTIONS = {"task": "single", "question": "Which finding is in this chest X-ray?",
+                 "options": ["small left apical pneumothorax", "patchy opacity in right lung base",
+                             "bilateral posterior pleural effusion",
+                             "chronic atelectasis of right middle lobe"],
+                 "answer": "B",
+                 "reasoning": ["Patchy opacity is seen at the right lung base.",
+                               "So the answer is B."],
+                 "report": "Patchy right basilar opacity. No pleural effusion. The lungs are "
+                           "otherwise clear. No pneumothorax."}
+
+
+@pytest.mark.parametrize(("denied", "asserted"), [
+    # Another sentence names the option's finding in the option's own words; this one by its
+    # head noun or in other words, and is a claim of its own all the same.
+    ("No effusion is seen.", "An effusion is seen."),
+    ("The images show no signs of effusion.", "The images show signs of effusion."),
+    ("The lungs show no collapse.", "The lungs show collapse."),
+])
+def test_an_options_finding_named_in_other_words_is_still_a_claim(denied: str,
+                                                                  asserted: str) -> None:
+    first, last = _LONG_OPTIONS["reasoning"]
+    in_option_words = ("A small left apical pneumothorax, bilateral posterior pleural effusion "
+                       "and chronic atelectasis of the right middle lobe are not seen.")
+    base, flipped = _scores(_LONG_OPTIONS, [first, denied, in_option_words, last],
+                            [first, asserted, in_option_words, last])
+    assert flipped.factuality < base.factuality
 
 _LUNG = {"task": "multi", "question": "Which findings are in this chest X-ray?", "answer": "A",
          "options": ["consolidation", "atelectasis, lung opacity, pleural effusion",

@@ -27,8 +27,8 @@ from chestx_reasoner.scoring.qualifiers import qualifier_errors
 from chestx_reasoner.scoring.statements import (
     option_index,
     option_units,
-    phrase_claims,
     phrase_status,
+    sentence_claims,
     unit_status,
 )
 
@@ -47,6 +47,13 @@ def report_supports(phrase: str, status: str, truth: str, report: list[KeyFindin
         return agrees(status, truth)
     claim = KeyFinding(concept.finding_name, concept.observation, status, None, phrase)
     return supported_by_report(claim, report)[0]
+
+
+def _same_sentence(a: str, b: str) -> bool:
+    """The labeler and `statements.sentences` cut sentences alike but not always to the
+    character: either holding the other is the same sentence."""
+    a, b = a.strip(), b.strip()
+    return bool(a and b) and (a in b or b in a)
 
 
 def phrase_statuses(text: str, phrases: list[tuple[str, str]],
@@ -109,22 +116,32 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
         # anatomy, devices, findings no option names) weigh CHAIN_WEIGHT of the whole.
         completeness = options_recalled * (1 - CHAIN_WEIGHT) + CHAIN_WEIGHT * chain_recalled \
             / len(ref_extra) if ref_extra else options_recalled
-    # Each sentence's claim counts, not only the one the discussion settles on. A phrase
-    # the reasoning never writes in the option's words ("mild cicatrix in lung lingula"
-    # said as "scarring in the left midlung") is claimed by the labeler's findings of its
-    # concept, one per sentence and status.
+    # Each sentence's claim counts, not only the one the discussion settles on, in the
+    # option's words or in its own: a chain that names an option's finding by its head noun
+    # ("signs of effusion are evident" for "bilateral posterior pleural effusion") or by
+    # other words ("scarring in the left midlung" for "mild cicatrix in lung lingula") claims
+    # it through the labeler's findings of its concept, one per sentence and status, in every
+    # sentence the phrase's words did not already claim.
     verdicts_ok = []
+    claimed: dict[str, list[str]] = {}
+    concept_of: dict[str, set[str]] = {}
     for p, truth in phrases:
-        claims = phrase_claims(p, text)
-        if claims:
-            verdicts_ok += [report_supports(p, status, truth, report) for status in claims]
-            continue
+        claims = sentence_claims(p, text)
+        verdicts_ok += [report_supports(p, status, truth, report) for _, status in claims]
         names = {n for c in lookup_concepts(p)[:1] for n in (c.name, c.finding_name)}
-        labeled = {(f.sentence, f.status): f for found in step_findings for f in found
-                   if f.finding in names}
-        if labeled:
-            verdicts_ok += [supported_by_report(f, report)[0] for f in labeled.values()]
-        elif said[p] is not None:
+        concept_of[p] = names
+        for name in names:
+            claimed.setdefault(name, []).extend(sentence for sentence, _ in claims)
+    counted: set[tuple[str, str, str]] = set()
+    for p, truth in phrases:
+        names = concept_of[p]
+        labeled = {(f.sentence, f.status, f.finding): f for found in step_findings
+                   for f in found if f.finding in names}
+        unclaimed = [f for key, f in labeled.items() if key not in counted and not any(
+            _same_sentence(f.sentence, s) for n in names for s in claimed.get(n, ()))]
+        counted.update(labeled)
+        verdicts_ok += [supported_by_report(f, report)[0] for f in unclaimed]
+        if not labeled and not sentence_claims(p, text) and said[p] is not None:
             verdicts_ok.append(report_supports(p, said[p], truth, report))
     verdicts_ok += [supported_by_report(f, report)[0] for f in extra.values()]
     # A finding put on the side the report does not give it: the option phrase's status may

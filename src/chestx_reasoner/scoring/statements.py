@@ -200,7 +200,8 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
 # keeps its negation).
 _CLAUSE = re.compile(r";|,\s*(?=(?:and|but|with|while|whereas|although|though|however|instead|"
                      r"which|indicating|suggesting|consistent|likely|possibly|raising|confirming|"
-                     r"supporting|ruling|making|thus|thereby)\b)|"
+                     r"supporting|ruling|making|thus|thereby|since|because|given|"
+                     r"as(?!\s+(?:well|seen|noted|expected|described)\b))\b)|"
                      r"\b(?=(?:but|however|although|though|whereas|instead|except)\b)|—|\s-\s",
                      re.I)
 
@@ -332,10 +333,16 @@ def phrase_status(phrase: str, text: str) -> str | None:
     return claims[-1] if claims else None
 
 
-@lru_cache(maxsize=65536)
 def phrase_claims(phrase: str, text: str) -> tuple[str, ...]:
     """Every status the observing sentences of `text` give a finding phrase, in order: each
     sentence is a claim of its own, so one that contradicts the rest is not outvoted."""
+    return tuple(status for _, status in sentence_claims(phrase, text))
+
+
+@lru_cache(maxsize=65536)
+def sentence_claims(phrase: str, text: str) -> tuple[tuple[str, str], ...]:
+    """(sentence, status) of each observing sentence of `text` that states a finding phrase
+    in the phrase's own words (`phrase_claims` with the sentences that made them)."""
     words = content_words(phrase)
     if not words:
         return ()
@@ -346,6 +353,5 @@ def phrase_claims(phrase: str, text: str) -> tuple[str, ...]:
             continue
         said = sentence_status(sentence, words)
         if said is not None:
-            out.append(said)
+            out.append((sentence, said))
     return tuple(out)
-
