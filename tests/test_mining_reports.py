@@ -335,3 +335,43 @@ def test_a_denied_finding_is_grounded_in_the_normal_structure_the_report_states(
     quiet = _mine(backend, **{**item, "report": "Small left pleural effusion. No pneumothorax. "
                                                 "Heart size is normal."})
     assert "lung opacity" not in {k["finding"] for k in quiet["key_findings"]}
+
+
+_OPEN = {"task": "multi_open", "question": "Which findings are in this chest X-ray?",
+         "options": []}
+
+
+def test_open_answers_outside_the_columns_are_stated_in_the_reports_words(
+        backend: RulesBackend) -> None:
+    report = ("Findings: Heart size is normal. Hyperexpanded lungs. Calcified granuloma in the "
+              "right upper lobe. No pleural effusion or pneumothorax. Mild degenerative changes "
+              "of the thoracic spine. Impression: No acute cardiopulmonary process.")
+    record = _mine(backend, **_OPEN, report=report,
+                   answer="hyperinflation of lungs, calcified granuloma, degenerative changes "
+                          "in thoracic spine")
+    assert record["mining"]["status"] == "kept", record["mining"]
+    steps = record["reasoning"]
+    for sentence in ("Hyperexpanded lungs.", "Calcified granuloma in the right upper lobe.",
+                     "Mild degenerative changes of the thoracic spine."):
+        assert sentence in steps
+    assert chain_answer(record, steps) is not None
+    names = {f["finding"] for f in record["key_findings"]}
+    assert {"emphysema", "granuloma", "spinal degeneration"} <= names
+    # Two answer findings of one column ("mass", "nodule") are both named in the summary.
+    record = _mine(backend, **_OPEN, answer="nodule in right hilar region, mass in right hilum",
+                   report="A 3 cm nodule is present within the right hilum. Unchanged right "
+                          "hilar mass. No pleural effusion.")
+    assert record["mining"]["status"] == "kept", record["mining"]
+    assert "mass" in record["reasoning"][-1] and "nodule" in record["reasoning"][-1]
+
+
+@pytest.mark.parametrize(("answer", "why"), [
+    ("degenerative changes in spine", "absent in the report"),  # the report never says it
+    ("azygos lobe of lung", "vocabulary does not know"),  # no concept to read it by
+])
+def test_open_answers_the_report_does_not_state_are_refused(backend: RulesBackend, answer: str,
+                                                            why: str) -> None:
+    record = _mine(backend, **_OPEN, answer=answer,
+                   report="The lungs are clear. No pleural effusion. Normal heart size.")
+    assert record["mining"]["status"] == "dropped"
+    assert why in record["mining"]["why"]

@@ -27,6 +27,7 @@ from chestx_reasoner.mining.evidence import (
     gather_evidence,
 )
 from chestx_reasoner.mining.knowledge import RELATED
+from chestx_reasoner.mining.other_findings import OtherFinding, answer_names, state_others
 from chestx_reasoner.mining.wording import (
     be,
     join_words,
@@ -357,6 +358,12 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     evidence = _implied_only_if_answered(item, gather_evidence(current), asked)
     if task == "temporal" and asked:
         return _temporal(rng, item, asked, current, prior, plain)
+    others: list[OtherFinding] = []
+    if task == "multi_open":
+        others, refusal = state_others([n for n in answer_names(item["answer"])
+                                        if not option_columns(n)], current)
+        if refusal:
+            return _refuse(refusal)
     refusal, lead, walk, left_out = _decide(item, evidence, asked)
     if refusal:
         return _refuse(refusal)
@@ -365,15 +372,34 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
                                    keep_first=task == "binary")
     steps += found
-    if task == "multi_open":  # a hedged finding stays hedged in the summary
-        names = ", ".join(sorted(FINDING_NAMES[c] + (" (possible)" if evidence[c].status ==
-                                                     "uncertain" else "")
-                                 for c in option_columns(item["answer"])))
+    if task == "multi_open":
+        shown = " ".join(steps)
+        steps += [o.sentence for o in others if o.sentence not in shown]
+        names = ", ".join(_open_summary(item["answer"], evidence, others))
         steps.append(rng.choice([f"In summary, the findings present are: {names}.",
                                  f"Therefore the chest X-ray shows: {names}."]))
     else:
         answer = f"{item['answer']}) {item['options'][LETTERS.index(item['answer'])]}"
         steps.append(rng.choice([f"{lead}, so the answer is {answer}.",
                                  f"{lead}: the answer is {answer}."]))
-    return Draft(Chain(steps, [evidence[c].key_finding() for c in walk]), quoted=quoted,
-                 left_out=left_out + sorted(omit))
+    key_findings = [evidence[c].key_finding() for c in walk]
+    key_findings += [{"finding": o.name, "status": o.status, "location": None} for o in others]
+    return Draft(Chain(steps, key_findings), quoted=quoted, left_out=left_out + sorted(omit))
+
+
+def _open_summary(answer: str, evidence: dict[str, Evidence], others: list[OtherFinding]
+                  ) -> list[str]:
+    """The findings an open answer lists, as the summary writes them: a column's name, or the
+    answer's own names where two of them share a column ("mass, nodule" is not one "lung
+    lesion"), and the vocabulary's name for the others; a hedged finding stays hedged."""
+    names = answer_names(answer)
+    columns = {n: (option_columns(n) or [None])[0] for n in names}
+    shared = {c for c in columns.values() if c and list(columns.values()).count(c) > 1}
+    status = {o.name: o.status for o in others}
+    out = []
+    for name in names:
+        column = columns[name]
+        said = FINDING_NAMES[column] if column and column not in shared else name
+        hedged = (evidence[column].status if column else status.get(name)) == "uncertain"
+        out.append(said + (" (possible)" if hedged else ""))
+    return sorted(dict.fromkeys(out))
