@@ -125,8 +125,9 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     verdicts_ok = []
     claimed: dict[str, list[str]] = {}
     concept_of: dict[str, set[str]] = {}
+    claims_of: dict[str, tuple[tuple[str, str], ...]] = {}
     for p, truth in phrases:
-        claims = sentence_claims(p, text)
+        claims = claims_of[p] = sentence_claims(p, text)
         verdicts_ok += [report_supports(p, status, truth, report) for _, status in claims]
         names = {n for c in lookup_concepts(p)[:1] for n in (c.name, c.finding_name)}
         concept_of[p] = names
@@ -141,7 +142,7 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
             _same_sentence(f.sentence, s) for n in names for s in claimed.get(n, ()))]
         counted.update(labeled)
         verdicts_ok += [supported_by_report(f, report)[0] for f in unclaimed]
-        if not labeled and not sentence_claims(p, text) and said[p] is not None:
+        if not labeled and not claims_of[p] and said[p] is not None:
             verdicts_ok.append(report_supports(p, said[p], truth, report))
     verdicts_ok += [supported_by_report(f, report)[0] for f in extra.values()]
     # A finding put on the side the report does not give it: the option phrase's status may

@@ -185,14 +185,19 @@ def lora_config(config: ChestXSFTConfig) -> Any:
                       task_type="CAUSAL_LM")
 
 
+def vision_tower(model: Any, why: str) -> Any:
+    """The vision tower and merger of a Qwen2-VL-style model; TrainError naming `why` (the
+    option that needs one) for a model without."""
+    visual = getattr(getattr(model, "model", model), "visual", None)
+    if visual is None:
+        raise TrainError(f"{type(model).__name__} has no vision tower ({why})")
+    return visual
+
+
 def freeze_vision(model: Any) -> None:
     """No gradient for the vision tower and its merger: what a pretrained base sees stays as
     it is, and the backward pass through the tower is skipped."""
-    visual = getattr(getattr(model, "model", model), "visual", None)
-    if visual is None:
-        raise TrainError(f"{type(model).__name__} has no vision tower to freeze "
-                         "(--freeze-vision)")
-    for parameter in visual.parameters():
+    for parameter in vision_tower(model, "--freeze-vision").parameters():
         parameter.requires_grad_(False)
 
 
