@@ -216,6 +216,15 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
         "observation"
     assert kind("The X-ray would show a pleural line.") == "generic"
     assert kind("The images should show dense areas if calcinosis is present.") == "generic"
+    # A candidate named before it is looked for asserts nothing; a candidate ruled out does.
+    assert kind("One of the potential findings is severe atelectasis in the right lower "
+                "lobe.") == "plan"
+    assert kind("Another possible diagnosis is pneumonia at the left base.") == "plan"
+    assert kind("The next option is moderate bilateral pleural effusion.") == "plan"
+    assert kind("One of the potential findings is a right effusion, which is not seen.") == \
+        "observation"
+    assert kind("Another finding is a small left effusion.") == "observation"
+    assert kind("The other options are not supported by the images.") == "observation"
     assert phrase_status("irregular nodule", "There isn’t a distinct irregular nodule.") == \
         "absent"
     assert phrase_status("nodule in lingula", "A calcified granuloma is in the lingula.") is None
@@ -713,6 +722,18 @@ _LUNG = {"task": "multi", "question": "Which findings are in this chest X-ray?",
                        "There is no pleural effusion and no atelectasis.",
                        "So the answer is A) consolidation."],
          "report": "Right lower lobe consolidation. No pleural effusion or atelectasis."}
+
+
+def test_dropping_a_step_never_raises_completeness() -> None:
+    # The chain rules the lung opacity out (the reference's status), then calls it present
+    # in the step that also rules out the effusion: taking that step away must cost, not be
+    # offset by the opacity's wrong last call going with it.
+    steps = ["A dense right lower lobe consolidation is seen.",
+             "There is no lung opacity beyond the consolidation.",
+             "There is no pleural effusion. Some hazy lung opacity is present.",
+             "So the answer is A) consolidation."]
+    full, dropped = RulesJudge().judge_many([_LUNG, _LUNG], [steps, steps[:2] + steps[3:]])
+    assert dropped.completeness < full.completeness
 
 
 @pytest.mark.parametrize(("conclusion", "verdict"), [

@@ -107,10 +107,15 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     # The chain's own findings count beside the options' (what it establishes about this
     # patient: normal anatomy, devices, findings no option names), so dropping them costs.
     ref_extra = [r for r in ref if r.finding not in named]
+    claims_of = {p: sentence_claims(p, text) for p, _ in phrases}
     completeness = None
     if has_reference:
-        options_recalled = sum(said[p] is not None and agrees(said[p], truth)
-                               for p, truth in phrases) / len(phrases)
+        # A phrase is recalled where any of the chain's statements of it agrees with the
+        # reference, not only the one it settles on: recall counts what the chain mentions,
+        # so taking a sentence away can lose a finding but never gain one.
+        options_recalled = sum(any(agrees(st, truth) for st in (
+            *(status for _, status in claims_of[p]), said[p]) if st is not None)
+            for p, truth in phrases) / len(phrases)
         chain_recalled = sum(any(recalls(p, r) for p in extra.values()) for r in ref_extra)
         # The options' findings are what the question asks; the chain's others (normal
         # anatomy, devices, findings no option names) weigh CHAIN_WEIGHT of the whole.
@@ -125,9 +130,8 @@ def judge_options(steps: list[str], step_findings: list[list[KeyFinding]],
     verdicts_ok = []
     claimed: dict[str, list[str]] = {}
     concept_of: dict[str, set[str]] = {}
-    claims_of: dict[str, tuple[tuple[str, str], ...]] = {}
     for p, truth in phrases:
-        claims = claims_of[p] = sentence_claims(p, text)
+        claims = claims_of[p]
         verdicts_ok += [report_supports(p, status, truth, report) for _, status in claims]
         names = {n for c in lookup_concepts(p)[:1] for n in (c.name, c.finding_name)}
         concept_of[p] = names

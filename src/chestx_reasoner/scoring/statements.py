@@ -37,7 +37,12 @@ _FRAMING = re.compile(
     r"^\W*(?:to\s+(?:evaluate|assess|determine|check|look|rule\s+out|exclude|identify|answer|"
     r"decide|distinguish|differentiate)\b|(?:the|this)\s+(?:question|task)\s+(?:asks|is|"
     r"requires)\b|(?:a\s+|the\s+)?(?:systematic|whole|complete|full)\s+(?:\w+\s+)?"
-    r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b)", re.I)
+    r"(?:survey|review|assessment|evaluation|search)\b|.*\b(?:is|are)\s+surveyed\b|"
+    # A candidate named, not seen: "One of the potential findings is X", "The next option is X".
+    r"(?:one\s+of\s+)?(?:the|a|an|another)\s+(?:potential|possible|candidate|proposed|"
+    r"suggested)\s+(?:findings?|diagnos[ie]s|abnormalit(?:y|ies)|options?|answers?)\s+(?:is|are|"
+    r"includes?|to\s+consider)\b|(?:one\s+of\s+the\s+options|the\s+(?:first|second|third|"
+    r"fourth|next|last)\s+(?:option|choice))\s+(?:is|includes?)\b)", re.I)
 _PLAN_ANYWHERE = re.compile(
     r"^(?:[^,.:]{0,80}[,:][\s*_]*){1,2}(?:(?:we|i)\s+(?:will|should|need to|must|can)\s+)?"
     r"(?:look|check|inspect|examine|review|scan|assess|evaluate|search|focus|note whether|confirm "
