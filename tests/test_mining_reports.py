@@ -375,3 +375,43 @@ def test_open_answers_the_report_does_not_state_are_refused(backend: RulesBacken
                    report="The lungs are clear. No pleural effusion. Normal heart size.")
     assert record["mining"]["status"] == "dropped"
     assert why in record["mining"]["why"]
+
+
+_GRANULOMA_OPTIONS = ["calcified granuloma in base of left lung",
+                      "granuloma in upper lobe of right lung",
+                      "moderate right pleural effusion",
+                      "pectus excavatum"]
+
+
+def test_options_outside_the_columns_are_stated_or_denied_in_their_own_words(
+        backend: RulesBackend) -> None:
+    report = ("Findings: Heart size is normal. There is a calcified granuloma in the left lung "
+              "base. No pleural effusion or pneumothorax. Impression: No acute process.")
+    record = _mine(backend, task="single", question="Which finding is in this chest X-ray?",
+                   options=_GRANULOMA_OPTIONS, answer="A", report=report)
+    assert record["mining"]["status"] == "kept", record["mining"]
+    steps = record["reasoning"]
+    assert "There is a calcified granuloma in the left lung base." in steps
+    # The same concept on the other side is a distractor the report rules out, in its words.
+    assert any("no granuloma in upper lobe of right lung" in s for s in steps)
+    # A granuloma is a lung lesion: the chain does not deny lung lesions beside it.
+    assert not any("no lung lesion" in s.lower() for s in steps)
+    assert chain_answer(record, steps) == "A"
+    assert {"finding": "granuloma", "status": "present", "location": None} in \
+        record["key_findings"]
+
+
+@pytest.mark.parametrize(("report", "why"), [
+    # The report's granuloma is on the right: the answer's left one is not stated.
+    ("There is a calcified granuloma in the right upper lobe. No effusion.", "absent in"),
+    # A sideless granuloma fits both granuloma options: the report cannot tell them apart.
+    ("Calcified granulomas. No pleural effusion.", "also supported"),
+    # The report uses the head word of a name the vocabulary does not know.
+    ("Calcified granuloma at the left base. Mild pectus excavatum deformity.", "does not know"),
+])
+def test_options_outside_the_columns_the_report_cannot_decide_are_refused(
+        backend: RulesBackend, report: str, why: str) -> None:
+    record = _mine(backend, task="single", question="Which finding is in this chest X-ray?",
+                   options=_GRANULOMA_OPTIONS, answer="A", report=report)
+    assert record["mining"]["status"] == "dropped"
+    assert why in record["mining"]["why"], record["mining"]["why"]

@@ -1,4 +1,4 @@
-"""Findings outside the 13 CheXpert columns that an open answer names.
+"""Findings outside the 13 CheXpert columns that an answer or an option names.
 
 Reports are full of them ("degenerative changes of the spine", "calcified granuloma",
 "hyperexpanded lungs") and open questions ask for them, so a miner that knows only the columns
@@ -6,19 +6,26 @@ refuses every such item, or ends with a summary that leaves them out and no long
 the answer. The labeler reads them by their vocabulary concept; a chain states each one in the
 report's own sentence, hedge included, and its summary names it as the answer does. A name the
 vocabulary does not know, or one the report does not state, is a refusal: the chain could only
-copy it from the answer.
+copy it from the answer. Options put findings on a side ("granuloma in lower lobe of left
+lung"): the report's mention counts only where its side fits, which is how two options naming
+one concept on two sides are told apart.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chestx_reasoner.mining.evidence import clean_sentence, usable
+from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Finding, LabeledReport
 from chestx_reasoner.reports.vocabulary import concepts_by_name
 from chestx_reasoner.scoring.parse import parse_findings
+from chestx_reasoner.scoring.phrases import head_word
 
 _POSITIVE = ("present", "uncertain")
+_NO_FINDING = re.compile(r"^\s*(?:no findings?|normal|none)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,19 @@ class OtherFinding:
     name: str  # the vocabulary's name, as the summary writes it
     status: str  # present | uncertain
     sentence: str  # the report's sentence, cleaned to stand alone in a chain
+
+
+@dataclass(frozen=True, slots=True)
+class NamedFinding:
+    """A finding an answer or option names outside the columns, where it puts it."""
+
+    name: str  # the vocabulary's name, else the option's own words
+    side: str | None = None  # left | right | bilateral, as the option says
+    phrase: str = ""  # the option's words for it
+
+    @property
+    def known(self) -> bool:
+        return self.name in concepts_by_name()
 
 
 def answer_names(answer: str) -> list[str]:
@@ -40,26 +60,103 @@ def answer_names(answer: str) -> list[str]:
     return parse_findings(answer)
 
 
-def _mention(name: str, labeled: LabeledReport) -> Finding | None:
-    """The report's positive mention of a concept, one with a quotable sentence first."""
-    found = [f for f in labeled.findings if name in (f.concept, f.name) and f.status in _POSITIVE]
+def option_findings(option: str, is_column: Callable[[str], bool]) -> list[NamedFinding]:
+    """The findings outside the columns that one option (or open answer) names, part by
+    part, each with the side its part gives it."""
+    out = []
+    for part in (p.strip() for p in option.split(",")):
+        if _NO_FINDING.match(part):
+            continue  # "no finding" is the absence of the others, not a finding to find
+        where = find_location(part) if part else None
+        names = answer_names(part) or ([part] if not is_column(part) else [])
+        out += [NamedFinding(name, where.side if where else None, part)
+                for name in names if not is_column(name)]
+    return list(dict.fromkeys(out))
+
+
+def _side_fits(finding: Finding, side: str | None) -> bool:
+    found = finding.location.side if finding.location else None
+    return side is None or found is None or found == side or "bilateral" in (found, side)
+
+
+def _mention(named: NamedFinding, labeled: LabeledReport) -> Finding | None:
+    """The report's positive mention of a concept on the named side, one with a quotable
+    sentence first."""
+    found = [f for f in labeled.findings if named.name in (f.concept, f.name)
+             and f.status in _POSITIVE and _side_fits(f, named.side)]
     return min(found, key=lambda f: (not usable(clean_sentence(f.evidence.sentence)),
                                      f.status != "present"), default=None)
 
 
-def state_others(names: list[str], labeled: LabeledReport) -> tuple[list[OtherFinding], str | None]:
+def state_others(names: list[NamedFinding], labeled: LabeledReport
+                 ) -> tuple[list[OtherFinding], str | None]:
     """(findings, None) for the names outside the columns, each as the report states it, or
     ([], why) when one is unknown to the vocabulary, unstated, or has no quotable sentence."""
-    known = concepts_by_name()
     out = []
-    for name in names:
-        if name not in known:
-            return [], f"the answer names {name!r}, which the vocabulary does not know"
-        mention = _mention(name, labeled)
+    for named in names:
+        if not named.known:
+            return [], f"the answer names {named.name!r}, which the vocabulary does not know"
+        mention = _mention(named, labeled)
         if mention is None:
-            return [], f"the answer names {name}, absent in the report"
+            where = f" on the {named.side}" if named.side else ""
+            return [], f"the answer names {named.name}{where}, absent in the report"
         sentence = clean_sentence(mention.evidence.sentence)
         if not usable(sentence):
-            return [], f"the report's sentence for {name} cannot stand in a chain"
-        out.append(OtherFinding(name, mention.status, sentence))
+            return [], f"the report's sentence for {named.name} cannot stand in a chain"
+        out.append(OtherFinding(named.name, mention.status, sentence))
+    return out, None
+
+
+def distractor_status(named: NamedFinding, labeled: LabeledReport, report: str
+                      ) -> tuple[OtherFinding | None, str | None]:
+    """How the report states a distractor's finding: (its statement, None) where stated on
+    the option's side, (None, None) where it is not (the chain may call it absent), or
+    (None, why) where that cannot be told: a name the vocabulary does not know whose head
+    word the report uses ("deformity of posterior ribs" beside "rib deformity")."""
+    if not named.known:
+        head = head_word(named.phrase or named.name)
+        if head is None or head in report.lower():
+            return None, f"an option names {named.name!r}, which the vocabulary does not know"
+        return None, None
+    mention = _mention(named, labeled)
+    if mention is None:
+        return None, None
+    return OtherFinding(named.name, mention.status, clean_sentence(mention.evidence.sentence)), None
+
+
+@dataclass(slots=True)
+class OptionOthers:
+    """What the report says of the findings outside the columns that a `single` or `multi`
+    item's options name."""
+
+    answer: list[OtherFinding]  # the answer's, as the report states them
+    status: list[dict[str, str | None]]  # per option: name -> report status, None: unstated
+    stated: list[OtherFinding]  # distractors' findings the report states
+    denied: list[NamedFinding]  # distractors' findings it does not
+
+
+def option_statements(options: list[str], answer: int, labeled: LabeledReport, report: str,
+                      is_column: Callable[[str], bool]) -> tuple[OptionOthers | None, str | None]:
+    """Each option's findings outside the columns against the report, or (None, why) when
+    the answer's are not all stated or a distractor's cannot be told (`distractor_status`)."""
+    named = [option_findings(o, is_column) for o in options]
+    stated_answer, why = state_others(named[answer], labeled)
+    if why:
+        return None, why
+    out = OptionOthers(stated_answer, [], [], [])
+    for index, names in enumerate(named):
+        if index == answer:
+            out.status.append({o.name: o.status for o in stated_answer})
+            continue
+        row: dict[str, str | None] = {}
+        for finding in names:
+            said, why = distractor_status(finding, labeled, report)
+            if why:
+                return None, why
+            row[finding.name] = said.status if said else None
+            if said:
+                out.stated.append(said)
+            else:
+                out.denied.append(finding)
+        out.status.append(row)
     return out, None

@@ -27,9 +27,17 @@ from chestx_reasoner.mining.evidence import (
     gather_evidence,
 )
 from chestx_reasoner.mining.knowledge import RELATED
-from chestx_reasoner.mining.other_findings import OtherFinding, answer_names, state_others
+from chestx_reasoner.mining.other_findings import (
+    OptionOthers,
+    OtherFinding,
+    answer_names,
+    option_findings,
+    option_statements,
+    state_others,
+)
 from chestx_reasoner.mining.wording import (
     be,
+    is_plural,
     join_words,
     look_sentence,
     lower_first,
@@ -39,7 +47,7 @@ from chestx_reasoner.mining.wording import (
 )
 from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.sections import split_temporal
-from chestx_reasoner.reports.vocabulary import lookup_concepts
+from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
 
 NAME_TO_COLUMN = {v: k for k, v in FINDING_NAMES.items()}
 NORMAL_CHECKS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Consolidation", "Edema")
@@ -165,10 +173,11 @@ def _refuse(reason: str) -> Draft:
     return Draft(Chain([], []), refusal=reason)
 
 
-def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
-            ) -> tuple[str | None, str, list[str], list[str]]:
+def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None,
+            others: OptionOthers | None = None) -> tuple[str | None, str, list[str], list[str]]:
     """(refusal, conclusion lead, columns to walk, columns left out) from the report's
-    statuses: the conclusion must follow from them."""
+    statuses: the conclusion must follow from them. `others`: what the report says of the
+    options' findings outside the columns."""
     task = item["task"]
     options = item.get("options") or []
     option = options[LETTERS.index(item["answer"])] if options else ""
@@ -189,19 +198,28 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         return None, lead, [asked, *related], []
     if task in ("single", "multi"):
         sets = [option_columns(o) for o in options]
+        extra = others.status if others else [{} for _ in options]
         wanted = sets[LETTERS.index(item["answer"])]
+        wanted_extra = extra[LETTERS.index(item["answer"])]
         no_finding = _NO_FINDING.match(option) is not None
         if no_finding and any(evidence[c].status == "present" for c in PATHOLOGIES):
             return "the answer says no finding, the report has one", "", [], []
-        if not wanted and not no_finding:
+        if not wanted and not wanted_extra and not no_finding:
             return f"the answer {option!r} names no known finding", "", [], []
         if missing := [c for c in wanted if not _positive(evidence[c])]:
             return f"the answer names {FINDING_NAMES[missing[0]]}, absent in the report", "", [], []
-        sure = all(evidence[c].status == "present" for c in wanted)
-        for letter, columns in zip(LETTERS, sets, strict=False):
-            if letter == item["answer"] or not columns or set(columns) < set(wanted):
+        sure = all(evidence[c].status == "present" for c in wanted) and all(
+            s == "present" for s in wanted_extra.values())
+        answer_set = {*wanted, *wanted_extra}
+        for letter, columns, named in zip(LETTERS, sets, extra, strict=False):
+            if letter == item["answer"] or not (columns or named) \
+                    or {*columns, *named} < answer_set:
                 continue  # a subset of the answer lists fewer of the findings seen
-            if all(evidence[c].status == "present" and _stated(evidence[c]) for c in columns) \
+            if any(s is None for s in named.values()):
+                continue  # a finding of it the report does not state rules it out
+            present = all(s == "present" for s in named.values())
+            if (present and all(evidence[c].status == "present" and _stated(evidence[c])
+                                for c in columns)) \
                     or (not sure and all(_stated(evidence[c]) for c in columns)):
                 return f"option {letter} is also supported by the report", "", [], []
         walk = [c for c in dict.fromkeys(c for columns in sets for c in columns)
@@ -209,7 +227,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None
         if task == "single" and no_finding:
             lead = "No candidate finding is seen"
         elif task == "single":
-            verb = be(wanted[0]) if wanted else "is"
+            verb = be(wanted[0]) if wanted else "are" if is_plural(option) else "is"
             lead = f"Of the candidates, only {option} {verb} {'seen' if sure else 'possible'}"
         else:
             lead = (f"Option {item['answer']} is the only one that lists exactly the "
@@ -359,15 +377,24 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     if task == "temporal" and asked:
         return _temporal(rng, item, asked, current, prior, plain)
     others: list[OtherFinding] = []
+    optional: OptionOthers | None = None
     if task == "multi_open":
-        others, refusal = state_others([n for n in answer_names(item["answer"])
-                                        if not option_columns(n)], current)
+        others, refusal = state_others(option_findings(item["answer"], _is_column), current)
         if refusal:
             return _refuse(refusal)
-    refusal, lead, walk, left_out = _decide(item, evidence, asked)
+    elif task in ("single", "multi") and options:
+        optional, refusal = option_statements(
+            options, LETTERS.index(item["answer"]), current,
+            split_temporal(str(item.get("report") or ""))[1], _is_column)
+        if refusal:
+            return _refuse(refusal)
+    refusal, lead, walk, left_out = _decide(item, evidence, asked, optional)
     if refusal:
         return _refuse(refusal)
     walk = [c for c in _with_normal_structure(walk, evidence) if c not in omit]
+    own_words: list[str] = []
+    if optional is not None:
+        walk, own_words = _denied_in_own_words(item, walk, evidence, optional)
     steps = [plan_sentence(rng, item, asked)]
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
                                    keep_first=task == "binary")
@@ -379,12 +406,54 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
         steps.append(rng.choice([f"In summary, the findings present are: {names}.",
                                  f"Therefore the chest X-ray shows: {names}."]))
     else:
+        if optional is not None:
+            steps += _other_steps(steps, optional, own_words)
         answer = f"{item['answer']}) {item['options'][LETTERS.index(item['answer'])]}"
         steps.append(rng.choice([f"{lead}, so the answer is {answer}.",
                                  f"{lead}: the answer is {answer}."]))
     key_findings = [evidence[c].key_finding() for c in walk]
+    if optional is not None:
+        others = [*optional.answer, *optional.stated]
     key_findings += [{"finding": o.name, "status": o.status, "location": None} for o in others]
+    if optional is not None:
+        key_findings += [{"finding": n.name, "status": "absent", "location": n.side}
+                         for n in optional.denied if n.known]
     return Draft(Chain(steps, key_findings), quoted=quoted, left_out=left_out + sorted(omit))
+
+
+def _is_column(name: str) -> bool:
+    return bool(option_columns(name))
+
+
+def _other_steps(steps: list[str], optional: OptionOthers,
+                 also_denied: list[str] = ()) -> list[str]:
+    """The options' findings outside the columns, stated as the report states them (its
+    sentence) or, where it does not, denied in the option's words."""
+    shown = " ".join(steps)
+    out = list(dict.fromkeys(o.sentence for o in [*optional.answer, *optional.stated]
+                             if o.sentence not in shown))
+    denied = list(dict.fromkeys([*(n.phrase for n in optional.denied), *also_denied]))
+    if denied:
+        out.append(f"There {'are' if is_plural(denied[0]) else 'is'} no "
+                   f"{join_words(denied, 'or')}.")
+    return out
+
+
+def _denied_in_own_words(item: dict, walk: list[str], evidence: dict[str, Evidence],
+                         optional: OptionOthers) -> tuple[list[str], list[str]]:
+    """(walk, distractor phrases) with a column the report leaves unmentioned, but whose kind
+    a stated finding outside the columns is (a granuloma is a lung lesion), denied in the
+    distractors' own words: "No lung lesion is seen" beside "calcified granulomas" would
+    contradict the chain's own quote."""
+    known = concepts_by_name()
+    kinds = {known[o.name].observation for o in [*optional.answer, *optional.stated]
+             if o.name in known}
+    wanted = option_columns(item["options"][LETTERS.index(item["answer"])])
+    shadowed = [c for c in walk if c in kinds and c not in wanted
+                and not evidence[c].mentioned and evidence[c].status == "absent"]
+    phrases = [p.strip() for o in item["options"] for p in o.split(",")
+               if set(option_columns(p)) & set(shadowed)]
+    return [c for c in walk if c not in shadowed], list(dict.fromkeys(phrases))
 
 
 def _open_summary(answer: str, evidence: dict[str, Evidence], others: list[OtherFinding]

@@ -9,6 +9,7 @@ sentences whose signs stay inside "evaluate for"'s reach so the labeler reads th
 from __future__ import annotations
 
 import random
+import re
 
 from chestx_reasoner.bench.sample import FINDING_NAMES
 from chestx_reasoner.mining.evidence import Evidence
@@ -22,6 +23,22 @@ _ZONES = {"base": ("lung base", "lung bases"), "apex": ("apex", "apices"),
           "retrocardiac": ("retrocardiac region", "retrocardiac region"),
           "upper": ("upper zone", "upper zones"), "middle": ("mid zone", "mid zones"),
           "lower": ("lower zone", "lower zones")}
+
+
+_LEAD = re.compile(r"\s+(?:in|of|at|on|with|within|along|over|involving|from)\s+")
+_SINGULAR_ENDINGS = ("ss", "sis", "us", "xis")
+
+
+def is_plural(phrase: str) -> bool:
+    """Whether a finding phrase is plural by its head noun, the last word before a
+    preposition ("deformities of thoracic vertebrae", not "hypoinflation of lungs").
+
+    >>> is_plural("anterior deformities of thoracic vertebrae"), is_plural("calcinosis")
+    (True, False)
+    """
+    words = _LEAD.split(phrase.strip().lower(), maxsplit=1)[0].split()
+    head = words[-1] if words else ""
+    return head.endswith("s") and not head.endswith(_SINGULAR_ENDINGS)
 
 
 def join_words(words: list[str], last: str = "and") -> str:
