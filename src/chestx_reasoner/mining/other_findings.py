@@ -14,8 +14,9 @@ one concept on two sides are told apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chestx_reasoner.mining.evidence import clean_sentence, usable
 from chestx_reasoner.reports.location import find_location
@@ -60,9 +61,10 @@ def answer_names(answer: str) -> list[str]:
     return parse_findings(answer)
 
 
-def option_findings(option: str, is_column: Callable[[str], bool]) -> list[NamedFinding]:
+@lru_cache(maxsize=8192)
+def option_findings(option: str, is_column: Callable[[str], bool]) -> tuple[NamedFinding, ...]:
     """The findings outside the columns that one option (or open answer) names, part by
-    part, each with the side its part gives it."""
+    part, each with the side its part gives it (cached: benchmarks repeat their options)."""
     out = []
     for part in (p.strip() for p in option.split(",")):
         if _NO_FINDING.match(part):
@@ -71,7 +73,7 @@ def option_findings(option: str, is_column: Callable[[str], bool]) -> list[Named
         names = answer_names(part) or ([part] if not is_column(part) else [])
         out += [NamedFinding(name, where.side if where else None, part)
                 for name in names if not is_column(name)]
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 def _side_fits(finding: Finding, side: str | None) -> bool:
@@ -88,7 +90,7 @@ def _mention(named: NamedFinding, labeled: LabeledReport) -> Finding | None:
                                      f.status != "present"), default=None)
 
 
-def state_others(names: list[NamedFinding], labeled: LabeledReport
+def state_others(names: Sequence[NamedFinding], labeled: LabeledReport
                  ) -> tuple[list[OtherFinding], str | None]:
     """(findings, None) for the names outside the columns, each as the report states it, or
     ([], why) when one is unknown to the vocabulary, unstated, or has no quotable sentence."""
