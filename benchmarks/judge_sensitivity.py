@@ -42,13 +42,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from rich.console import Console
 from rich.table import Table
 
+from chestx_reasoner.bench.sample import answer_option
 from chestx_reasoner.scoring.judge_rules import RulesJudge
 from chestx_reasoner.scoring.score import score_items
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 DEFAULTS = [DATA / "radrscore-mimic-dev.jsonl", DATA / "radrscore-dev.jsonl"]
-LETTERS = "ABCDEFGH"
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*(])|\n+")
 # Finding words a radiologist would name; deliberately the benchmark's own short list.
@@ -348,10 +348,9 @@ PERTURBATIONS: dict[str, tuple[Callable[[dict, list[str]], list[str] | None], st
 
 
 def as_prediction(item: dict, steps: list[str], tag: str) -> dict:
-    options = item.get("options") or []
     answer = item["answer"]
-    if options and answer in LETTERS[: len(options)]:
-        answer = f"{answer}) {options[LETTERS.index(answer)]}"
+    if (chosen := answer_option(item)) is not None:
+        answer = f"{answer}) {chosen}"
     text = "<think>\n" + "\n\n".join(steps) + f"\n</think>\n<answer>{answer}</answer>"
     return {**item, "id": f"{item_key(item)}#{tag}", "model": "replay", "prediction": text}
 

@@ -31,6 +31,19 @@ LETTERS = "ABCDEFGH"
 UNCERTAIN_POLICIES = ("ignore", "ones", "zeros")
 
 
+def answer_option(item: dict[str, Any]) -> str | None:
+    """The text of the option an item's answer letter names (None without options or with a
+    letter past the last option, as some public dumps hold).
+
+    >>> answer_option({"options": ["edema", "pneumothorax"], "answer": "B"})
+    'pneumothorax'
+    """
+    answer, options = str(item.get("answer") or "").strip(), item.get("options") or []
+    if len(answer) == 1 and answer in LETTERS[:len(options)]:
+        return str(options[LETTERS.index(answer)])
+    return None
+
+
 @dataclass(slots=True)
 class Sample:
     """One question about one study (temporal: a prior/current pair). See docs/design.md."""

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.bench.sample import LETTERS, sample_problem
+from chestx_reasoner.bench.sample import answer_option, sample_problem
 from chestx_reasoner.jsonl import read_checked
 
 STATS_FIELDS = ("task", "source", "split", "answer")  # what the counts are made of
@@ -46,10 +46,10 @@ def benchmark_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
         positions: Counter[str] = Counter()
         for item in items:
             options = item.get("options") or []
-            if options and item["answer"] in LETTERS[: len(options)]:
+            if (chosen := answer_option(item)) is not None:
                 positions[item["answer"]] += 1
                 if task in ("binary", "anomaly", "temporal"):
-                    answers[options[LETTERS.index(item["answer"])]] += 1
+                    answers[chosen] += 1
             elif not options:  # multi_open: how many findings an answer lists
                 answers[f"{len(item['answer'].split(','))}f"] += 1
         steps = [len(item.get("reasoning") or []) for item in items]

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from chestx_reasoner.bench.sample import LETTERS
+from chestx_reasoner.bench.sample import LETTERS, answer_option
 from chestx_reasoner.llm.client import (
     ChatClient,
     LLMError,
@@ -26,7 +26,8 @@ from chestx_reasoner.llm.client import (
     run,
 )
 from chestx_reasoner.logging_setup import redact
-from chestx_reasoner.mining.rules import Chain, UnknownFinding, mine_rules
+from chestx_reasoner.mining.columns import UnknownFinding
+from chestx_reasoner.mining.rules import Chain, mine_rules
 from chestx_reasoner.mining.run import FAILED, failure_reason, result_record
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict
 from chestx_reasoner.reports.sections import split_temporal
@@ -68,10 +69,8 @@ def _question_block(item: dict[str, Any]) -> str:
 
 
 def _answer_text(item: dict[str, Any]) -> str:
-    if item.get("options"):
-        letter = item["answer"]
-        return f"{letter}) {item['options'][LETTERS.index(letter)]}"
-    return item["answer"]
+    chosen = answer_option(item)
+    return f"{item['answer']}) {chosen}" if chosen is not None else item["answer"]
 
 
 def plan_messages(item: dict[str, Any]) -> list[dict[str, str]]:

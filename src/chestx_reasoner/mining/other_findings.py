@@ -14,11 +14,14 @@ one concept on two sides are told apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chestx_reasoner.mining.evidence import clean_sentence, usable
+from chestx_reasoner.bench.sample import answer_option
+from chestx_reasoner.mining.columns import option_columns
+from chestx_reasoner.mining.evidence import Evidence, clean_sentence, usable
+from chestx_reasoner.mining.wording import is_plural, join_words
 from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Finding, LabeledReport
 from chestx_reasoner.reports.vocabulary import concepts_by_name
@@ -62,7 +65,7 @@ def answer_names(answer: str) -> list[str]:
 
 
 @lru_cache(maxsize=8192)
-def option_findings(option: str, is_column: Callable[[str], bool]) -> tuple[NamedFinding, ...]:
+def option_findings(option: str) -> tuple[NamedFinding, ...]:
     """The findings outside the columns that one option (or open answer) names, part by
     part, each with the side its part gives it (cached: benchmarks repeat their options)."""
     out = []
@@ -70,9 +73,9 @@ def option_findings(option: str, is_column: Callable[[str], bool]) -> tuple[Name
         if _NO_FINDING.match(part):
             continue  # "no finding" is the absence of the others, not a finding to find
         where = find_location(part) if part else None
-        names = answer_names(part) or ([part] if not is_column(part) else [])
+        names = answer_names(part) or ([part] if not option_columns(part) else [])
         out += [NamedFinding(name, where.side if where else None, part)
-                for name in names if not is_column(name)]
+                for name in names if not option_columns(name)]
     return tuple(dict.fromkeys(out))
 
 
@@ -137,11 +140,11 @@ class OptionOthers:
     denied: list[NamedFinding]  # distractors' findings it does not
 
 
-def option_statements(options: list[str], answer: int, labeled: LabeledReport, report: str,
-                      is_column: Callable[[str], bool]) -> tuple[OptionOthers | None, str | None]:
+def option_statements(options: list[str], answer: int, labeled: LabeledReport, report: str
+                      ) -> tuple[OptionOthers | None, str | None]:
     """Each option's findings outside the columns against the report, or (None, why) when
     the answer's are not all stated or a distractor's cannot be told (`distractor_status`)."""
-    named = [option_findings(o, is_column) for o in options]
+    named = [option_findings(o) for o in options]
     stated_answer, why = state_others(named[answer], labeled)
     if why:
         return None, why
@@ -162,3 +165,34 @@ def option_statements(options: list[str], answer: int, labeled: LabeledReport, r
                 out.denied.append(finding)
         out.status.append(row)
     return out, None
+
+
+def other_steps(steps: list[str], optional: OptionOthers,
+                also_denied: Sequence[str] = ()) -> list[str]:
+    """The options' findings outside the columns, stated as the report states them (its
+    sentence) or, where it does not, denied in the option's words."""
+    shown = " ".join(steps)
+    out = list(dict.fromkeys(o.sentence for o in [*optional.answer, *optional.stated]
+                             if o.sentence not in shown))
+    denied = list(dict.fromkeys([*(n.phrase for n in optional.denied), *also_denied]))
+    if denied:
+        out.append(f"There {'are' if is_plural(denied[0]) else 'is'} no "
+                   f"{join_words(denied, 'or')}.")
+    return out
+
+
+def denied_in_own_words(item: dict, walk: list[str], evidence: dict[str, Evidence],
+                        optional: OptionOthers) -> tuple[list[str], list[str]]:
+    """(walk, distractor phrases) with a column the report leaves unmentioned, but whose kind
+    a stated finding outside the columns is (a granuloma is a lung lesion), denied in the
+    distractors' own words: "No lung lesion is seen" beside "calcified granulomas" would
+    contradict the chain's own quote."""
+    known = concepts_by_name()
+    kinds = {known[o.name].observation for o in [*optional.answer, *optional.stated]
+             if o.name in known}
+    wanted = option_columns(answer_option(item) or "")
+    shadowed = [c for c in walk if c in kinds and c not in wanted
+                and not evidence[c].mentioned and evidence[c].status == "absent"]
+    phrases = [p.strip() for o in item["options"] for p in o.split(",")
+               if set(option_columns(p)) & set(shadowed)]
+    return [c for c in walk if c not in shadowed], list(dict.fromkeys(phrases))

@@ -19,7 +19,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS, PATHOLOGIES
+from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS, PATHOLOGIES, answer_option
+from chestx_reasoner.mining.columns import asked_column, option_columns
 from chestx_reasoner.mining.evidence import (
     BRIDGE,
     PARENTS,
@@ -31,8 +32,10 @@ from chestx_reasoner.mining.other_findings import (
     OptionOthers,
     OtherFinding,
     answer_names,
+    denied_in_own_words,
     option_findings,
     option_statements,
+    other_steps,
     state_others,
 )
 from chestx_reasoner.mining.wording import (
@@ -47,7 +50,6 @@ from chestx_reasoner.mining.wording import (
 )
 from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.sections import split_temporal
-from chestx_reasoner.reports.vocabulary import concepts_by_name, lookup_concepts
 
 NAME_TO_COLUMN = {v: k for k, v in FINDING_NAMES.items()}
 NORMAL_CHECKS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Consolidation", "Edema")
@@ -59,49 +61,6 @@ _SEVERITY_RANK = {"trace": 0, "tiny": 0, "minimal": 0, "small": 1, "mild": 1, "m
 _NO_CHANGE = re.compile(r"^\s*(?:no (?:significant |interval |relevant )*change|unchanged|"
                         r"stable)(?: (?:appearance|chest|study|examination))?\b", re.I)
 _CHANGED = {"stable": "is unchanged", "worsening": "has worsened", "improving": "has improved"}
-
-
-class UnknownFinding(ValueError):
-    """An item names a finding outside the 13 columns and the vocabulary."""
-
-
-def resolve_column(name: str) -> str:
-    """The column a finding name means, in any case or wording ("fracture", "Fracture",
-    "rib fractures"); UnknownFinding names the valid ones.
-
-    >>> resolve_column("fracture"), resolve_column("Pleural Effusion")
-    ('Fracture', 'Pleural Effusion')
-    """
-    text = str(name).strip()
-    for column, words in FINDING_NAMES.items():
-        if text.lower() in (column.lower(), words):
-            return column
-    for concept in lookup_concepts(text):
-        if concept.chexpert_label in FINDING_NAMES:
-            return concept.chexpert_label
-    raise UnknownFinding(f"unknown finding {name!r}; use one of: "
-                         + ", ".join(FINDING_NAMES.values()))
-
-
-def option_columns(option: str) -> list[str]:
-    """The finding columns an option names ("pleural effusion, cardiomegaly")."""
-    columns = []
-    for part in option.split(","):
-        try:
-            columns.append(resolve_column(part)) if part.strip() else None
-        except UnknownFinding:
-            continue
-    return list(dict.fromkeys(columns))
-
-
-def asked_column(item: dict) -> str:
-    """The finding a binary or temporal item asks about: its `finding`, else the question's."""
-    if item.get("finding"):
-        return resolve_column(item["finding"])
-    question = re.split(r"\boptions\s*:", item["question"], flags=re.IGNORECASE)[0]
-    question = re.sub(r"(?i)^.*\b(?:show|progression of|evidence of)\b", "", question)
-    found = option_columns(question.replace(" or ", ",").replace(" and ", ","))
-    return found[0] if found else "Lung Opacity"
 
 
 @dataclass(slots=True)
@@ -180,7 +139,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None,
     options' findings outside the columns."""
     task = item["task"]
     options = item.get("options") or []
-    option = options[LETTERS.index(item["answer"])] if options else ""
+    option = answer_option(item) or ""
     positives = [c for c in FINDING_NAMES if _stated(evidence[c])]
     stated = [c for c in FINDING_NAMES if evidence[c].mentioned and not _positive(evidence[c])]
     if task == "binary" and asked:
@@ -279,10 +238,10 @@ def _implied_only_if_answered(item: dict, evidence: dict[str, Evidence], asked: 
     if item["task"] == "multi_open":
         wanted = set(option_columns(item["answer"]))
     elif item["task"] == "binary" and asked:
-        yes = options[LETTERS.index(item["answer"])].strip().lower() == "yes"
+        yes = (answer_option(item) or "").strip().lower() == "yes"
         wanted = {asked} if yes else set()
     elif options and item["task"] in ("single", "multi"):
-        wanted = set(option_columns(options[LETTERS.index(item["answer"])]))
+        wanted = set(option_columns(answer_option(item) or ""))
     else:
         wanted = set()
     for column, e in evidence.items():
@@ -319,7 +278,7 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
     current_text = split_temporal(item["report"])[1].strip()
     before = gather_evidence(prior)[asked] if prior is not None else None
     now = evidence[asked]
-    option = item["options"][LETTERS.index(item["answer"])].strip().lower()
+    option = (answer_option(item) or "").strip().lower()
     direction = _direction(before, now, any(
         _NO_CHANGE.search(f.evidence.sentence) for f in current.findings) or bool(
         _NO_CHANGE.match(current_text)))
@@ -347,10 +306,9 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
             steps.append(f"{look_sentence(rng, [column])} {sentence}")
             shown.add(sentence)
     lead = f"Compared with the prior image, the {name} {_CHANGED[direction]}"
-    steps.append(rng.choice([f"{lead}, so the answer is {item['answer']}) "
-                             f"{item['options'][LETTERS.index(item['answer'])]}.",
-                             f"{lead}: the answer is {item['answer']}) "
-                             f"{item['options'][LETTERS.index(item['answer'])]}."]))
+    answer = f"{item['answer']}) {answer_option(item)}"
+    steps.append(rng.choice([f"{lead}, so the answer is {answer}.",
+                             f"{lead}: the answer is {answer}."]))
     return Draft(Chain(steps, [now.key_finding()] + [evidence[c].key_finding() for c in related]),
                  quoted=quoted)
 
@@ -379,13 +337,13 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     others: list[OtherFinding] = []
     optional: OptionOthers | None = None
     if task == "multi_open":
-        others, refusal = state_others(option_findings(item["answer"], _is_column), current)
+        others, refusal = state_others(option_findings(item["answer"]), current)
         if refusal:
             return _refuse(refusal)
     elif task in ("single", "multi") and options:
         optional, refusal = option_statements(
             options, LETTERS.index(item["answer"]), current,
-            split_temporal(str(item.get("report") or ""))[1], _is_column)
+            split_temporal(str(item.get("report") or ""))[1])
         if refusal:
             return _refuse(refusal)
     refusal, lead, walk, left_out = _decide(item, evidence, asked, optional)
@@ -394,7 +352,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     walk = [c for c in _with_normal_structure(walk, evidence) if c not in omit]
     own_words: list[str] = []
     if optional is not None:
-        walk, own_words = _denied_in_own_words(item, walk, evidence, optional)
+        walk, own_words = denied_in_own_words(item, walk, evidence, optional)
     steps = [plan_sentence(rng, item, asked)]
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
                                    keep_first=task == "binary")
@@ -407,8 +365,8 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
                                  f"Therefore the chest X-ray shows: {names}."]))
     else:
         if optional is not None:
-            steps += _other_steps(steps, optional, own_words)
-        answer = f"{item['answer']}) {item['options'][LETTERS.index(item['answer'])]}"
+            steps += other_steps(steps, optional, own_words)
+        answer = f"{item['answer']}) {answer_option(item)}"
         steps.append(rng.choice([f"{lead}, so the answer is {answer}.",
                                  f"{lead}: the answer is {answer}."]))
     key_findings = [evidence[c].key_finding() for c in walk]
@@ -419,41 +377,6 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
         key_findings += [{"finding": n.name, "status": "absent", "location": n.side}
                          for n in optional.denied if n.known]
     return Draft(Chain(steps, key_findings), quoted=quoted, left_out=left_out + sorted(omit))
-
-
-def _is_column(name: str) -> bool:
-    return bool(option_columns(name))
-
-
-def _other_steps(steps: list[str], optional: OptionOthers,
-                 also_denied: list[str] = ()) -> list[str]:
-    """The options' findings outside the columns, stated as the report states them (its
-    sentence) or, where it does not, denied in the option's words."""
-    shown = " ".join(steps)
-    out = list(dict.fromkeys(o.sentence for o in [*optional.answer, *optional.stated]
-                             if o.sentence not in shown))
-    denied = list(dict.fromkeys([*(n.phrase for n in optional.denied), *also_denied]))
-    if denied:
-        out.append(f"There {'are' if is_plural(denied[0]) else 'is'} no "
-                   f"{join_words(denied, 'or')}.")
-    return out
-
-
-def _denied_in_own_words(item: dict, walk: list[str], evidence: dict[str, Evidence],
-                         optional: OptionOthers) -> tuple[list[str], list[str]]:
-    """(walk, distractor phrases) with a column the report leaves unmentioned, but whose kind
-    a stated finding outside the columns is (a granuloma is a lung lesion), denied in the
-    distractors' own words: "No lung lesion is seen" beside "calcified granulomas" would
-    contradict the chain's own quote."""
-    known = concepts_by_name()
-    kinds = {known[o.name].observation for o in [*optional.answer, *optional.stated]
-             if o.name in known}
-    wanted = option_columns(item["options"][LETTERS.index(item["answer"])])
-    shadowed = [c for c in walk if c in kinds and c not in wanted
-                and not evidence[c].mentioned and evidence[c].status == "absent"]
-    phrases = [p.strip() for o in item["options"] for p in o.split(",")
-               if set(option_columns(p)) & set(shadowed)]
-    return [c for c in walk if c not in shadowed], list(dict.fromkeys(phrases))
 
 
 def _open_summary(answer: str, evidence: dict[str, Evidence], others: list[OtherFinding]

@@ -20,7 +20,8 @@ from chestx_reasoner.jsonl import (
     read_checked,
     unique_ids,
 )
-from chestx_reasoner.mining.rules import Chain, Draft, UnknownFinding, mine_rules, resolve_column
+from chestx_reasoner.mining.columns import UnknownFinding, resolve_column
+from chestx_reasoner.mining.rules import Chain, Draft, mine_rules
 from chestx_reasoner.mining.verify import ChainVerifier, Verdict, status_of
 from chestx_reasoner.models.images import rebase_images
 from chestx_reasoner.progress import JobSummary

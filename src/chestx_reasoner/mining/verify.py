@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chestx_reasoner.bench.sample import LETTERS, PATHOLOGIES
+from chestx_reasoner.bench.sample import LETTERS, PATHOLOGIES, answer_option
+from chestx_reasoner.mining.columns import asked_column, option_columns
 from chestx_reasoner.mining.evidence import inherited_labels
-from chestx_reasoner.mining.rules import asked_column, option_columns
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.sections import split_temporal
@@ -77,12 +77,11 @@ def conclusion_problem(item: dict, said: list[list[tuple[str, str]]]) -> tuple[i
             return where[column, "present"], f"{column} is called present, not in the answer"
     if task == "binary" and options:
         column = asked_column(item)
-        yes = options[LETTERS.index(item["answer"])].strip().lower() == "yes"
+        yes = (answer_option(item) or "").strip().lower() == "yes"
         wrong, right = ((column, "absent"), (column, "present"))[:: 1 if yes else -1]
         if wrong in where and right not in where:
             return where[wrong], f"{column} is called {wrong[1]}, the answer says otherwise"
-    if task == "anomaly" and options and options[LETTERS.index(item["answer"])].strip(
-            ).lower() == "normal":
+    if task == "anomaly" and (answer_option(item) or "").strip().lower() == "normal":
         for column in sorted(present & set(PATHOLOGIES)):
             return where[column, "present"], f"{column} is called present in a normal study"
     return None

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from chestx_reasoner.bench.sample import LETTERS
+from chestx_reasoner.bench.sample import answer_option
 from chestx_reasoner.reports import context_rules
 from chestx_reasoner.reports.labeler import ReportLabeler
 from chestx_reasoner.reports.location import find_location
@@ -207,8 +207,8 @@ class RulesJudge:
             return []
         options = item.get("options") or []
         answer = item.get("answer") or ""
-        if options and answer in LETTERS[: len(options)]:
-            right = {p.strip().lower() for p in options[LETTERS.index(answer)].split(",")}
+        if (chosen := answer_option(item)) is not None:
+            right = {p.strip().lower() for p in chosen.split(",")}
             phrases = [p.strip().lower() for o in options for p in o.split(",")]
         elif not options and answer:
             phrases = [p.strip().lower() for p in answer.split(",")]  # in the answer's order

@@ -28,9 +28,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from chestx_reasoner.bench.sample import FINDINGS, LETTERS, PATHOLOGIES
+from chestx_reasoner.bench.sample import FINDINGS, PATHOLOGIES, answer_option
 from chestx_reasoner.jsonl import RecordError
-from chestx_reasoner.mining.rules import option_columns  # the miner's reading of option text
+from chestx_reasoner.mining.columns import option_columns  # the miner's reading of option text
 from chestx_reasoner.train.data import Item, read_items
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,6 @@ NO_FINDING = "No Finding"
 LABEL_COLUMNS = (*FINDINGS, NO_FINDING)
 PROBE_FILE = "vision_probe.safetensors"
 CARD = "chestx_vision.json"  # written last: the run finished and saved
-def _chosen(fields: dict[str, Any]) -> str | None:
-    """The text of the answer's option (None without a valid letter)."""
-    answer, options = str(fields.get("answer") or "").strip(), fields.get("options") or []
-    if len(answer) == 1 and answer in LETTERS[:len(options)]:
-        return str(options[LETTERS.index(answer)])
-    return None
 
 
 def item_labels(fields: dict[str, Any]) -> dict[str, bool]:
@@ -59,7 +53,7 @@ def item_labels(fields: dict[str, Any]) -> dict[str, bool]:
     >>> item_labels({"task": "single", "options": ["edema", "pneumothorax"], "answer": "B"})
     {'Pneumothorax': True, 'Edema': False}
     """
-    task, chosen = str(fields.get("task") or ""), _chosen(fields)
+    task, chosen = str(fields.get("task") or ""), answer_option(fields)
     options = [str(o) for o in fields.get("options") or []]
     if task == "binary" and chosen is not None:
         columns = option_columns(str(fields.get("finding") or ""))
