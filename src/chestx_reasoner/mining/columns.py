@@ -12,6 +12,9 @@ import re
 from chestx_reasoner.bench.sample import FINDING_NAMES
 from chestx_reasoner.reports.vocabulary import lookup_concepts
 
+# An option that names the absence of every finding rather than a finding.
+NO_FINDING_OPTION = re.compile(r"^\s*(?:no finding|no findings|normal|none)\s*$", re.IGNORECASE)
+
 
 class UnknownFinding(ValueError):
     """An item names a finding outside the 13 columns and the vocabulary."""

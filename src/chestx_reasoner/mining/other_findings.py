@@ -13,13 +13,12 @@ one concept on two sides are told apart.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from chestx_reasoner.bench.sample import answer_option
-from chestx_reasoner.mining.columns import option_columns
+from chestx_reasoner.mining.columns import NO_FINDING_OPTION, option_columns
 from chestx_reasoner.mining.evidence import Evidence, clean_sentence, usable
 from chestx_reasoner.mining.wording import is_plural, join_words
 from chestx_reasoner.reports.location import find_location
@@ -29,7 +28,6 @@ from chestx_reasoner.scoring.parse import parse_findings
 from chestx_reasoner.scoring.phrases import head_word
 
 _POSITIVE = ("present", "uncertain")
-_NO_FINDING = re.compile(r"^\s*(?:no findings?|normal|none)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +68,9 @@ def option_findings(option: str) -> tuple[NamedFinding, ...]:
     part, each with the side its part gives it (cached: benchmarks repeat their options)."""
     out = []
     for part in (p.strip() for p in option.split(",")):
-        if _NO_FINDING.match(part):
+        if not part or NO_FINDING_OPTION.match(part):
             continue  # "no finding" is the absence of the others, not a finding to find
-        where = find_location(part) if part else None
+        where = find_location(part)
         names = answer_names(part) or ([part] if not option_columns(part) else [])
         out += [NamedFinding(name, where.side if where else None, part)
                 for name in names if not option_columns(name)]

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS, PATHOLOGIES, answer_option
-from chestx_reasoner.mining.columns import asked_column, option_columns
+from chestx_reasoner.mining.columns import NO_FINDING_OPTION, asked_column, option_columns
 from chestx_reasoner.mining.evidence import (
     BRIDGE,
     PARENTS,
@@ -51,9 +51,7 @@ from chestx_reasoner.mining.wording import (
 from chestx_reasoner.reports.records import LabeledReport
 from chestx_reasoner.reports.sections import split_temporal
 
-NAME_TO_COLUMN = {v: k for k, v in FINDING_NAMES.items()}
 NORMAL_CHECKS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Consolidation", "Edema")
-_NO_FINDING = re.compile(r"^\s*(?:no finding|no findings|normal|none)\s*$", re.IGNORECASE)
 _CHANGE = {"new": "worsening", "increased": "worsening", "decreased": "improving",
            "resolved": "improving", "unchanged": "stable"}
 _SEVERITY_RANK = {"trace": 0, "tiny": 0, "minimal": 0, "small": 1, "mild": 1, "moderate": 2,
@@ -160,7 +158,7 @@ def _decide(item: dict, evidence: dict[str, Evidence], asked: str | None,
         extra = others.status if others else [{} for _ in options]
         wanted = sets[LETTERS.index(item["answer"])]
         wanted_extra = extra[LETTERS.index(item["answer"])]
-        no_finding = _NO_FINDING.match(option) is not None
+        no_finding = NO_FINDING_OPTION.match(option) is not None
         if no_finding and any(evidence[c].status == "present" for c in PATHOLOGIES):
             return "the answer says no finding, the report has one", "", [], []
         if not wanted and not wanted_extra and not no_finding:
