@@ -156,6 +156,27 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(data: tuple[Path, Path],
     assert after < before - 0.5, (before, after)
 
 
+def test_small_vocabulary_loss_is_the_tiled_heads_loss(data: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    """The tiny model trains through its own cross-entropy (faster on a CPU) and a big
+    vocabulary through TRL's tiled LM head; both give the same loss on the same batch."""
+    mined, model_dir = data
+    small = subset(mined, "heads.jsonl", 4)
+    losses, kinds = {}, {}
+    for fused in (None, True):
+        cfg = config(tmp_path / f"o{fused}", answer_only_ratio=0.25,
+                     per_device_train_batch_size=4, fused_lm_head=fused)
+        trainer, _, _ = make_sft_trainer(small, f"hf:{model_dir}", cfg)
+        kinds[fused] = type(trainer).__name__
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+        trainer.model.eval()
+        with torch.no_grad():
+            losses[fused] = float(trainer.compute_loss(trainer.model, dict(batch)))
+    assert kinds == {None: "FullLogitsSFTTrainer", True: "SFTTrainer"}
+    assert losses[None] == pytest.approx(losses[True], rel=1e-4), losses
+    assert 1.0 < losses[None] < 20.0  # a real loss of a random model, not a zero
+
+
 @pytest.fixture(scope="module")
 def trained_run(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
                 ) -> tuple[Path, Result]:

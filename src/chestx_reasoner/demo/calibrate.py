@@ -5,7 +5,7 @@ Why a real training step and not a generic CPU benchmark: the tiny model is so s
 step's time is mostly PyTorch's per-operator overhead, not arithmetic, so only the same
 operators in the same shapes track it. The measurement is a few forward/backward/optimizer
 steps of a random-weight tiny Qwen2-VL on one SFT-sized batch (16 examples of ~200 tokens with
-one 112-px image each), about two seconds.
+one 56-px image each), about two seconds.
 
 Why levels and not the raw ratio: the measured speed is noisy (another process, a warm
 cache); rounding it down to one of a few levels keeps two runs on the same machine on the same
@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 import time
 
-# Seconds of the fastest calibration step on the 2-core reference machine, 2 threads (0.165-0.252 s
-# over five runs, median 0.21, with other work running; the plan's rates in plan.py were
-# measured on the same machine).
-REFERENCE_STEP_SECONDS = 0.22
+# Seconds of the fastest calibration step on the 2-core reference machine, 2 threads, with the
+# 56-px tiny model (0.246-0.248 s over three quiet runs; the plan's rates in plan.py were
+# measured on the same machine the same day).
+REFERENCE_STEP_SECONDS = 0.247
 SPEED_LEVELS = (1.0, 0.8, 0.64, 0.5, 0.4, 0.32, 0.25)  # each ~0.8x the one before
 TOLERANCE = 1.15  # the reference machine itself measures 0.9-1.05: it must plan at 1.0
 

@@ -171,7 +171,8 @@ def _vision(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
 
 
 def _sft_runner(name: str, start: str, steps: Callable[[DemoPlan], int],
-                batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float]) -> Runner:
+                batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float],
+                lr: Callable[[DemoPlan], float]) -> Runner:
     """SFT from models/START into models/NAME with the vision tower frozen (the base's)."""
 
     def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
@@ -180,7 +181,7 @@ def _sft_runner(name: str, start: str, steps: Callable[[DemoPlan], int],
 
         out = paths.model(name)
         config = ChestXSFTConfig(
-            output_dir=str(out), max_steps=steps(plan), learning_rate=plan.sft_lr,
+            output_dir=str(out), max_steps=steps(plan), learning_rate=lr(plan),
             per_device_train_batch_size=batch(plan), answer_only_ratio=ratio(plan),
             freeze_vision=True, seed=plan.settings.seed, save_steps=plan.save_steps,
             save_total_limit=2, report_to="none")
@@ -195,16 +196,17 @@ def _sft_runner(name: str, start: str, steps: Callable[[DemoPlan], int],
 
 
 def sft_stage(label: str, name: str, start: str, steps: Callable[[DemoPlan], int],
-              batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float]) -> Stage:
+              batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float],
+              lr: Callable[[DemoPlan], float]) -> Stage:
     """The `train sft --freeze-vision` stage that trains models/START into models/NAME."""
 
     def command(p: DemoPaths, plan: DemoPlan) -> list[str]:
         return _cmd("train", "sft", "--data", p.train_mined, "--model", f"hf:{p.model(start)}",
-                    "--out", p.model(name), "--max-steps", steps(plan), "--lr", plan.sft_lr,
+                    "--out", p.model(name), "--max-steps", steps(plan), "--lr", lr(plan),
                     "--batch-size", batch(plan), "--answer-only-ratio", ratio(plan),
                     "--freeze-vision", "--seed", plan.settings.seed, "--resume")
 
-    return Stage(label, "steps", command, _sft_runner(name, start, steps, batch, ratio))
+    return Stage(label, "steps", command, _sft_runner(name, start, steps, batch, ratio, lr))
 
 
 REWARD_KEYS = {f"rewards/{name}_reward/mean": name for name in ("format", "outcome", "process")}
@@ -349,9 +351,10 @@ STAGES: tuple[Stage, ...] = (
         plan.vision_batch_size, "--lr", plan.vision_lr, "--seed", plan.settings.seed,
         "--save-steps", plan.save_steps, "--resume"), _vision),
     sft_stage("train base", BASE, VISION, lambda plan: plan.base_steps,
-              lambda plan: plan.base_batch_size, lambda plan: 1.0),
+              lambda plan: plan.base_batch_size, lambda plan: 1.0, lambda plan: plan.base_lr),
     sft_stage("train sft", TRAINED[0], BASE, lambda plan: plan.sft_steps,
-              lambda plan: plan.sft_batch_size, lambda plan: plan.answer_only_ratio),
+              lambda plan: plan.sft_batch_size, lambda plan: plan.answer_only_ratio,
+              lambda plan: plan.sft_lr),
     grpo_stage(TRAINED[1], "train grpo"),
     *(predict_stage(name) for name in (*BASELINES, BASE, *TRAINED)),
     score_stage("score", (*BASELINES, BASE, *TRAINED), lambda p: p.scored),

