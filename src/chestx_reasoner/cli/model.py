@@ -32,7 +32,7 @@ class ModelSize(StrEnum):
 @model_app.command("init")
 def model_init_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for the model (loads as hf:OUT).")],
-    size: Annotated[ModelSize, typer.Option(help="tiny (~0.6 M parameters, 112 px images) or "
+    size: Annotated[ModelSize, typer.Option(help="tiny (~1 M parameters, 56 px images) or "
                                             "small (~5 M, 224 px).")] = ModelSize.tiny,
     data: Annotated[list[Path] | None, typer.Option(
         "--data", help="Benchmark or mined JSONL whose text trains the tokenizer (repeat); "
