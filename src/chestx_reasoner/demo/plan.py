@@ -10,7 +10,7 @@ same settings and speed always give the same plan, and so the same final table.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Measured on the 2-core CPU machine the README quotes (tiny model at 56 px, float32, 2
 # threads): `chestx train vision` at 32 images a step (800 steps in 79 s, alone),
@@ -34,6 +34,15 @@ MIN_TRAIN_SECONDS = 30.0
 VISION_SHARE = 0.18
 BASE_SHARE = 0.21
 SFT_SHARE = 0.50
+
+
+class SFTRun(NamedTuple):
+    """What one SFT stage of the demo trains with (the base's, or reasoning SFT's)."""
+
+    steps: int
+    batch_size: int
+    answer_only_ratio: float
+    learning_rate: float
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,16 @@ class DemoPlan:
     predict_tokens: int = 320
     predict_batch_size: int = 16
     estimates: dict[str, float] = field(default_factory=dict)  # stage -> planned seconds
+
+    @property
+    def base_run(self) -> SFTRun:
+        """The answer-only SFT that makes the base (every example answer-only)."""
+        return SFTRun(self.base_steps, self.base_batch_size, 1.0, self.base_lr)
+
+    @property
+    def sft_run(self) -> SFTRun:
+        """Reasoning SFT from the base."""
+        return SFTRun(self.sft_steps, self.sft_batch_size, self.answer_only_ratio, self.sft_lr)
 
     @property
     def save_steps(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from chestx_reasoner.demo.plan import DemoPlan
+from chestx_reasoner.demo.plan import DemoPlan, SFTRun
 from chestx_reasoner.progress import format_rate
 
 log = logging.getLogger(__name__)
@@ -170,21 +170,20 @@ def _vision(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
     return result.describe()
 
 
-def _sft_runner(name: str, start: str, steps: Callable[[DemoPlan], int],
-                batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float],
-                lr: Callable[[DemoPlan], float]) -> Runner:
+def _sft_runner(name: str, start: str, run_of: Callable[[DemoPlan], SFTRun]) -> Runner:
     """SFT from models/START into models/NAME with the vision tower frozen (the base's)."""
 
     def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
         from chestx_reasoner.train.configs import ChestXSFTConfig
         from chestx_reasoner.train.sft import run_sft
 
-        out = paths.model(name)
+        out, sft = paths.model(name), run_of(plan)
         config = ChestXSFTConfig(
-            output_dir=str(out), max_steps=steps(plan), learning_rate=lr(plan),
-            per_device_train_batch_size=batch(plan), answer_only_ratio=ratio(plan),
-            freeze_vision=True, seed=plan.settings.seed, save_steps=plan.save_steps,
-            save_total_limit=2, report_to="none")
+            output_dir=str(out), max_steps=sft.steps, learning_rate=sft.learning_rate,
+            per_device_train_batch_size=sft.batch_size,
+            answer_only_ratio=sft.answer_only_ratio, freeze_vision=True,
+            seed=plan.settings.seed, save_steps=plan.save_steps, save_total_limit=2,
+            report_to="none")
         result = run_sft(paths.train_mined, f"hf:{paths.model(start)}", config,
                          resume=_resume(out),
                          callbacks=[_train_callback(progress, {"loss": "loss"})])
@@ -195,18 +194,20 @@ def _sft_runner(name: str, start: str, steps: Callable[[DemoPlan], int],
     return run
 
 
-def sft_stage(label: str, name: str, start: str, steps: Callable[[DemoPlan], int],
-              batch: Callable[[DemoPlan], int], ratio: Callable[[DemoPlan], float],
-              lr: Callable[[DemoPlan], float]) -> Stage:
-    """The `train sft --freeze-vision` stage that trains models/START into models/NAME."""
+def sft_stage(label: str, name: str, start: str, run_of: Callable[[DemoPlan], SFTRun]
+              ) -> Stage:
+    """The `train sft --freeze-vision` stage that trains models/START into models/NAME with
+    the plan's `run_of(plan)` settings."""
 
     def command(p: DemoPaths, plan: DemoPlan) -> list[str]:
+        sft = run_of(plan)
         return _cmd("train", "sft", "--data", p.train_mined, "--model", f"hf:{p.model(start)}",
-                    "--out", p.model(name), "--max-steps", steps(plan), "--lr", lr(plan),
-                    "--batch-size", batch(plan), "--answer-only-ratio", ratio(plan),
-                    "--freeze-vision", "--seed", plan.settings.seed, "--resume")
+                    "--out", p.model(name), "--max-steps", sft.steps, "--lr",
+                    sft.learning_rate, "--batch-size", sft.batch_size, "--answer-only-ratio",
+                    sft.answer_only_ratio, "--freeze-vision", "--seed", plan.settings.seed,
+                    "--resume")
 
-    return Stage(label, "steps", command, _sft_runner(name, start, steps, batch, ratio, lr))
+    return Stage(label, "steps", command, _sft_runner(name, start, run_of))
 
 
 REWARD_KEYS = {f"rewards/{name}_reward/mean": name for name in ("format", "outcome", "process")}
@@ -350,11 +351,8 @@ STAGES: tuple[Stage, ...] = (
         "--out", p.model(VISION), "--max-steps", plan.vision_steps, "--batch-size",
         plan.vision_batch_size, "--lr", plan.vision_lr, "--seed", plan.settings.seed,
         "--save-steps", plan.save_steps, "--resume"), _vision),
-    sft_stage("train base", BASE, VISION, lambda plan: plan.base_steps,
-              lambda plan: plan.base_batch_size, lambda plan: 1.0, lambda plan: plan.base_lr),
-    sft_stage("train sft", TRAINED[0], BASE, lambda plan: plan.sft_steps,
-              lambda plan: plan.sft_batch_size, lambda plan: plan.answer_only_ratio,
-              lambda plan: plan.sft_lr),
+    sft_stage("train base", BASE, VISION, lambda plan: plan.base_run),
+    sft_stage("train sft", TRAINED[0], BASE, lambda plan: plan.sft_run),
     grpo_stage(TRAINED[1], "train grpo"),
     *(predict_stage(name) for name in (*BASELINES, BASE, *TRAINED)),
     score_stage("score", (*BASELINES, BASE, *TRAINED), lambda p: p.scored),
