@@ -1,9 +1,10 @@
 """The report labeler: every finding mention with its status, location, evidence and section.
 
-Pipeline (medspacy on spaCy): medspacy's clinical tokenizer, PyRuSH sentence splitting, a
-TargetMatcher built from the vocabulary, and ConText with our radiology rules
-(`context_rules.py`). Sections are split first (`sections.py`) so each finding knows where it
-was read and labels can prefer the impression, as the CheXpert labeler does.
+Pipeline (medspacy on spaCy): medspacy's clinical tokenizer, punctuation sentence splitting
+(or PyRuSH), a TargetMatcher built from the vocabulary, and ConText with our radiology rules
+(`context_rules.py`), applied sentence by sentence. Sections are split first (`sections.py`)
+so each finding knows where it was read and labels can prefer the impression, as the CheXpert
+labeler does.
 
 >>> report = label_report("FINDINGS: No pleural effusion. IMPRESSION: Mild cardiomegaly.")
 >>> [(f.name, f.status, f.section) for f in report.findings]
@@ -19,13 +20,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-import numpy
-from spacy.attrs import IS_SPACE, LOWER
+from spacy.attrs import IDX, LENGTH, LOWER
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc
 
 from chestx_reasoner.reports import context_rules as cr
+from chestx_reasoner.reports import sentence_context  # noqa: F401  (registers its component)
 from chestx_reasoner.reports.aggregate import CHEXPERT_LABEL_SCOPES, chexpert_labels, select_scope
 from chestx_reasoner.reports.location import find_location
 from chestx_reasoner.reports.records import Evidence, Finding, LabeledReport, Location
@@ -36,6 +37,7 @@ from chestx_reasoner.reports.sections import (
     check_report,
     parse_sections,
 )
+from chestx_reasoner.reports.sentences import OffsetMap, sentence_starts, unwrap
 from chestx_reasoner.reports.vocabulary import Concept, concepts, concepts_by_key, pluralize
 
 log = logging.getLogger(__name__)
@@ -82,22 +84,15 @@ def resolve_status(categories: Iterable[str], default: str = "present") -> str:
 SENTENCE_SPLITTERS = ("rules", "pyrush")
 
 
-@Language.component("chestx_paragraph_breaks")
-def _paragraph_breaks(doc: Doc) -> Doc:
-    """Start a sentence after a blank line: report lists often omit the final period."""
-    # Only whitespace tokens are looked at: building a Token object per token cost more than
-    # the rest of this component.
-    for i in numpy.flatnonzero(doc.to_array(IS_SPACE)[:-1]).tolist():
-        if doc[i].text.count("\n") >= 2:
-            doc[i + 1].is_sent_start = True
-    return doc
+TARGETS = "chestx_targets"
 
 
-class _TargetsAsEnts:
-    """medspacy's TargetMatcher, its matches set as `doc.ents` in one assignment. Its own
-    "ents" mode adds them one at a time (`doc.ents += (span,)`), rebuilding the entity array
-    per match: an eighth of `chestx score`'s time. The first match of overlapping ones wins,
-    as there."""
+class _TargetsAsGroup:
+    """medspacy's TargetMatcher, its matches kept as the span group `TARGETS` (which ConText
+    reads), not as `doc.ents`. medspacy's "ents" mode adds them one at a time (`doc.ents +=
+    (span,)`), rebuilding the entity array per match, and even one assignment of `doc.ents`
+    makes a Token object per token of the document. The first match of overlapping ones wins,
+    as there; spans stay in document order."""
 
     def __init__(self, nlp: Language, name: str) -> None:
         from medspacy.target_matcher import TargetMatcher
@@ -113,21 +108,23 @@ class _TargetsAsEnts:
             if not any(taken[span.start:span.end]):
                 kept.append(span)
                 taken[span.start:span.end] = b"\x01" * len(span)
-        doc.ents = kept
+        kept.sort(key=lambda span: span.start)
+        doc.spans[TARGETS] = kept
         return doc
 
 
 @Language.factory("chestx_target_matcher")
-def _targets_as_ents(nlp: Language, name: str) -> _TargetsAsEnts:
-    return _TargetsAsEnts(nlp, name)
+def _targets_as_group(nlp: Language, name: str) -> _TargetsAsGroup:
+    return _TargetsAsGroup(nlp, name)
 
 
 def build_pipeline(sentence_splitter: str = "rules") -> Language:
     """A medspacy pipeline with our target rules and ConText rules (no default rules).
 
-    Sentences: "rules" is spaCy's punctuation Sentencizer plus paragraph breaks; "pyrush" is
-    medspacy's PyRuSH. Both give the same sentences on typical reports, but PyRuSH took 5.0 s
-    of 5.5 s labelling the 1,045 dev reports (benchmarks/labeler.py), so it is opt-in.
+    Sentences: "rules" is spaCy's punctuation Sentencizer's rule plus paragraph breaks
+    (`_sentences`); "pyrush" is medspacy's PyRuSH. Both give the same sentences on typical
+    reports, but PyRuSH took 5.0 s of 5.5 s labelling the 1,045 dev reports
+    (benchmarks/labeler.py), so it is opt-in. ConText runs per sentence (`sentence_context`).
     """
     import medspacy
     from medspacy.ner import TargetRule
@@ -139,8 +136,7 @@ def build_pipeline(sentence_splitter: str = "rules") -> Language:
         nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer", "medspacy_pyrush"])
     else:
         nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer"])
-        nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", ";"]})
-        nlp.add_pipe("chestx_paragraph_breaks")
+        nlp.add_pipe("chestx_sentences")
     matcher = nlp.add_pipe("chestx_target_matcher")
     rules = []
     for concept in concepts():
@@ -149,7 +145,7 @@ def build_pipeline(sentence_splitter: str = "rules") -> Language:
             phrases.setdefault(pluralize(phrase))
         rules.extend(TargetRule(phrase, concept.key) for phrase in phrases)
     matcher.add(rules)
-    context = nlp.add_pipe("medspacy_context", config={"rules": None})
+    context = nlp.add_pipe("chestx_sentence_context", config={"span_group_name": TARGETS})
     anatomy = {c.key for c in concepts() if c.kind == "anatomy"}
     findings = {c.key for c in concepts() if c.kind != "anatomy"}
     context.add(cr.build_context_rules(anatomy, findings))
@@ -200,7 +196,7 @@ class ReportLabeler:
     def _label_batch(self, reports: list[object]) -> Iterator[LabeledReport | ReportError]:
         parsed: list[list[Section] | ReportError] = []
         texts: list[str] = []
-        offsets: list[list[int]] = []
+        offsets: list[OffsetMap] = []
         for report in reports:
             try:
                 sections = parse_sections(check_report(report))
@@ -217,7 +213,7 @@ class ReportLabeler:
             # ConText keeps an empty token-pattern matcher when every rule is a phrase, and
             # spaCy warns about it (W036) on every document.
             warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
-            docs = iter(list(zip(self.nlp.pipe(texts), offsets, strict=True)))
+            docs = iter(list(zip(self.nlp.pipe(texts), texts, offsets, strict=True)))
         for report, sections in zip(reports, parsed, strict=True):
             if isinstance(sections, ReportError):
                 yield sections
@@ -225,8 +221,8 @@ class ReportLabeler:
             findings: list[Finding] = []
             for section in sections:
                 if section.name in CLINICAL_SECTIONS:
-                    doc, where = next(docs)
-                    findings.extend(_doc_findings(doc, where, section, str(report)))
+                    doc, text, where = next(docs)
+                    findings.extend(_doc_findings(doc, text, where, section, str(report)))
             scoped = select_scope(findings, (s.name for s in sections), self.scope)
             yield LabeledReport(findings=findings, labels=chexpert_labels(scoped))
 
@@ -236,57 +232,40 @@ def label_report(report: str, scope: str = "impression") -> LabeledReport:
     return ReportLabeler(scope=scope).label(report)
 
 
-_WHITESPACE_RUN = re.compile(r"\s+")
-
-
-def unwrap(text: str) -> tuple[str, list[int]]:
-    r"""Undo hard line wrapping: each whitespace run becomes one space, a blank line "\n\n".
-
-    MIMIC-CXR reports wrap lines at ~78 characters, so "heart is mildly\n enlarged" would
-    otherwise split a phrase in two tokens apart. Returns the text and, per character (plus
-    one past the end), its offset in the original, so evidence spans still point into it.
-
-    >>> unwrap("mildly\n enlarged")
-    ('mildly enlarged', [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16])
-    """
-    out: list[str] = []
-    where: list[int] = []
-    position = 0
-    for match in _WHITESPACE_RUN.finditer(text):
-        out.append(text[position:match.start()])
-        where.extend(range(position, match.start()))
-        gap = "\n\n" if match.group().count("\n") >= 2 else " "
-        out.append(gap)
-        where.extend([match.start()] * len(gap))
-        position = match.end()
-    out.append(text[position:])
-    where.extend(range(position, len(text) + 1))
-    return "".join(out), where
-
-
 class _DocIndex:
     """What every mention of a document looks up, built once per document: its sentences,
-    the entity covering each token and the tokens' lower-case text. spaCy's `ent.sent` scans
-    the tokens on every access, and `doc.ents` builds new spans on every access."""
+    the entity covering each token, the tokens' lower-case text and character offsets. spaCy's
+    `ent.sent` scans the tokens on every access, and `span.text` makes a Token object per
+    token."""
 
-    __slots__ = ("ents", "lower", "owner", "sents", "starts")
+    __slots__ = ("ends", "ents", "idx", "lower", "owner", "sents", "starts", "text")
 
-    def __init__(self, doc) -> None:
-        self.ents = tuple(doc.ents)
-        self.sents = list(doc.sents)
-        self.starts = [s.start for s in self.sents]
+    def __init__(self, doc, text: str) -> None:
+        self.ents = tuple(doc.spans[TARGETS])
+        self.starts = sentence_starts(doc)
+        ends = [*self.starts[1:], len(doc)]
+        self.sents = [doc[a:b] for a, b in zip(self.starts, ends, strict=True)]
         self.owner = [-1] * len(doc)
         for i, ent in enumerate(self.ents):
             self.owner[ent.start:ent.end] = [i] * (ent.end - ent.start)
         self.lower = doc.to_array(LOWER).tolist()  # hashes: no Token object per token
+        self.text = text  # `doc.text`, which would join the text of a Token per token
+        offsets = doc.to_array([IDX, LENGTH]).tolist()
+        self.idx = [start for start, _ in offsets]
+        self.ends = [start + length for start, length in offsets]
+
+    def text_of(self, start: int, end: int) -> str:
+        """`doc[start:end].text`, sliced from the document's text."""
+        return self.text[self.idx[start]:self.ends[end - 1]] if end > start else ""
 
     def sentence(self, ent):
         return self.sents[bisect.bisect_right(self.starts, ent.start) - 1]
 
 
-def _doc_findings(doc, where: list[int], section: Section, report: str) -> list[Finding]:
+def _doc_findings(doc, text: str, where: OffsetMap, section: Section,
+                  report: str) -> list[Finding]:
     registry = concepts_by_key()
-    index = _DocIndex(doc)
+    index = _DocIndex(doc, text)
     findings = []
     for number, ent in enumerate(index.ents):
         concept = registry[ent.label_]
@@ -295,7 +274,7 @@ def _doc_findings(doc, where: list[int], section: Section, report: str) -> list[
             continue
         sentence = index.sentence(ent)
         bounds = _window_bounds(index, number, sentence)
-        window = doc[bounds[0]:bounds[1]].text
+        window = index.text_of(*bounds)
         if (concept.kind == "anatomy" and concept.chexpert_label == "Cardiomegaly"
                 and not any(c in _STATUS_CATEGORIES for c in categories)
                 and not _ENLARGED.search(window)):
@@ -305,23 +284,24 @@ def _doc_findings(doc, where: list[int], section: Section, report: str) -> list[
                 and _CHANGE_UNCHANGED not in categories
                 and not _ENLARGED.search(window)):
             continue  # "the mediastinum returns to the midline" says nothing of its width
-        findings.append(_make_finding(ent, concept, categories, where, section, report,
+        findings.append(_make_finding(index, ent, concept, categories, where, section, report,
                                       sentence, bounds))
     return findings
 
 
-def _make_finding(ent, concept: Concept, categories: list[str], where: list[int],
-                  section: Section, report: str, sentence, bounds: tuple[int, int]) -> Finding:
+def _make_finding(index: _DocIndex, ent, concept: Concept, categories: list[str],
+                  where: OffsetMap, section: Section, report: str, sentence,
+                  bounds: tuple[int, int]) -> Finding:
     status = resolve_status(categories, concept.default_status)
     changes = {_CHANGE_BY_CATEGORY[c] for c in categories if c in _CHANGE_BY_CATEGORY}
     change = next((c for c in cr.CHANGE_PRIORITY if c in changes), None)
     if change == "resolved" and (status == "present" or (
-            status == "uncertain" and _only_alternatives(ent))):
+            status == "uncertain" and _only_alternatives(index, ent))):
         # "Resolved atelectasis or pneumonia": whichever it was, it is gone.
         status = "absent"
     if (concept.kind == "anatomy" and change == "unchanged" and status == "present"
             and concept.chexpert_label in _STABLE_MEANS_UNCERTAIN
-            and not _ENLARGED.search(ent.doc[bounds[0]:bounds[1]].text)):
+            and not _ENLARGED.search(index.text_of(*bounds))):
         status = "uncertain"  # "stable cardiomediastinal silhouette": CheXpert reads it as -1
     start = section.start + where[ent.start_char]
     end = section.start + where[ent.end_char - 1] + 1
@@ -330,8 +310,9 @@ def _make_finding(ent, concept: Concept, categories: list[str], where: list[int]
         observation=concept.observation,
         status=status,  # type: ignore[arg-type]
         mention=report[start:end],
-        location=None if _has_no_location(concept) else _mention_location(ent, bounds),
-        evidence=Evidence(sentence=sentence.text.strip(), start=start, end=end),
+        location=None if _has_no_location(concept) else _mention_location(index, ent, bounds),
+        evidence=Evidence(sentence=index.text_of(sentence.start, sentence.end).strip(),
+                          start=start, end=end),
         section=section.name,
         change=change,
         chexpert_label=concept.chexpert_label,
@@ -343,27 +324,27 @@ def _make_finding(ent, concept: Concept, categories: list[str], where: list[int]
 _ALTERNATIVES = frozenset({"or", "and/or", "versus", "vs", "vs."})
 
 
-def _only_alternatives(ent) -> bool:
+def _only_alternatives(index: _DocIndex, ent) -> bool:
     """Whether the hedges on a mention are all "or"/"versus" between two findings (a
     differential), not a doubt about the finding itself ("possible", "may")."""
     hedges = [m for m in ent._.modifiers if m.category == cr.UNCERTAIN]
     return bool(hedges) and all(
-        ent.doc[slice(*m.modifier_span)].text.lower() in _ALTERNATIVES for m in hedges)
+        index.text_of(*m.modifier_span).lower() in _ALTERNATIVES for m in hedges)
 
 
 def _has_no_location(concept: Concept) -> bool:
     return concept.kind == "anatomy" or concept.observation in _NO_LOCATION_OBSERVATIONS
 
 
-def _mention_location(ent, bounds: tuple[int, int]) -> Location | None:
+def _mention_location(index: _DocIndex, ent, bounds: tuple[int, int]) -> Location | None:
     """Where the mention is: read from its window, except that a side written before the
     mention is its own ("a left apical pneumothorax after removal of the right chest tube":
     the side after it belongs to the next phrase)."""
     left, right = bounds
-    whole = find_location(ent.doc[left:right].text)
+    whole = find_location(index.text_of(left, right))
     if whole is None or right == ent.end:
         return whole
-    before = find_location(ent.doc[left:ent.end].text)
+    before = find_location(index.text_of(left, ent.end))
     if before is None or before.side is None or before.side == whole.side:
         return whole
     return before

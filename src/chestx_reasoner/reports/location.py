@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from chestx_reasoner.reports.records import Location
 
@@ -34,6 +35,7 @@ _PLURAL_ZONE_RE = re.compile(r"\b(bases|apices)\b")
 _SIDE_RE = re.compile(r"\b(left|right)(?:[- ]sided)?\b")
 
 
+@lru_cache(maxsize=65536)  # mention windows repeat ("left pleural effusion"); Location is frozen
 def find_location(text: str) -> Location | None:
     """Side, zone and lobe named in a short window of text around a mention.
 
