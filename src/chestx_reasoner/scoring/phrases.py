@@ -25,6 +25,7 @@ _WORD = re.compile(r"[a-z]+")
 _PREPOSITION = re.compile(r"\b(?:in|of|at|on|with|within|along|over|involving|from)\b")
 
 
+@lru_cache(maxsize=65536)
 def _fold(word: str) -> str:
     """A plural's singular, so that a phrase and its plural mention fold alike ("nodules" and
     "nodule" -> "nodule"; "masses" -> "mass"; "opacities" -> "opacity").
@@ -41,7 +42,7 @@ def _fold(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # called on option phrases and on every sentence that may name one
 def content_words(phrase: str) -> frozenset[str]:
     """The words that identify a finding phrase.
 
@@ -52,6 +53,7 @@ def content_words(phrase: str) -> frozenset[str]:
                      and len(w) > 2)
 
 
+@lru_cache(maxsize=65536)
 def fold_words(text: str) -> tuple[str, ...]:
     """The words of a text, lowercased with plurals folded, as `content_words` folds them."""
     return tuple(_fold(w) for w in _WORD.findall(text.lower()))
