@@ -90,6 +90,6 @@ def _scope(rule, start: int, end: int, sent_start: int, sent_end: int) -> tuple[
     return scope_start, scope_end
 
 
-@Language.factory("chestx_sentence_context", default_config={"span_group_name": "chestx_targets"})
+@Language.factory("chestx_sentence_context")  # span_group_name: the labeler's TARGETS
 def make_sentence_context(nlp: Language, name: str, span_group_name: str) -> SentenceContext:
     return SentenceContext(nlp, name, span_group_name)
