@@ -179,6 +179,11 @@ _SAID_AS = {
     "infiltrate": r"opacit\w*|infiltrat\w*|consolidat\w*|airspace|air space|pneumonia",
     "effusion": r"effusion|pleural fluid",
     "edema": r"edema|congestion|chf|heart failure",
+    # A collapse is an atelectasis, a lesion a mass or nodule: a report that names one in
+    # the other's words still speaks of it.
+    "collaps": r"collaps\w*|atelecta\w*",
+    "atelecta": r"collaps\w*|atelecta\w*",
+    "lesion": r"lesion\w*|mass\w*|nodul\w*",
 }
 
 

@@ -574,3 +574,19 @@ def test_mass_effect_is_not_a_lung_mass() -> None:
         "Possible mass effect on the trachea from a goiter. Lungs are clear.")
     assert labeled.labels["Lung Lesion"] is None
     assert not [f for f in labeled.findings if f.observation == "Lung Lesion"]
+
+
+@pytest.mark.parametrize("text", [
+    "Corticated bony density over the lateral aspect of the clavicle, likely old injury.",
+    "Sclerotic density in a midthoracic vertebral body, likely a bone island.",
+    "Osseous density projecting over the right seventh rib.",
+])
+def test_a_density_of_the_bone_is_not_a_lung_opacity(text: str) -> None:
+    labeled = ReportLabeler(scope="report").label(text)
+    assert labeled.labels["Lung Opacity"] is None, text
+    assert {f.name for f in labeled.findings} == {"osseous lesion"}, text
+
+
+def test_a_density_of_the_lung_still_is() -> None:
+    labeled = ReportLabeler(scope="report").label("Increased density at the right lung base.")
+    assert labeled.labels["Lung Opacity"] == 1

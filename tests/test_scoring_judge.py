@@ -305,6 +305,13 @@ def test_negation_ends_at_its_clause() -> None:
     ("There is no lung opacity without signs of pneumonia.", "lung opacity", "absent"),
     ("Without evidence of lung opacity, pneumonia is unlikely.", "lung opacity", "absent"),
     ("Pleural effusion is absent, without signs of pneumonia.", "pleural effusion", "absent"),
+    # A topic named ahead of its clause: the negation after it is what is said of it.
+    ("For atelectasis, there is no evidence of lung collapse or volume loss.", "atelectasis",
+     "absent"),
+    ("Regarding pleural effusion, there are no signs of blunting of the angles.",
+     "pleural effusion", "absent"),
+    ("Atelectasis: no evidence of volume loss is seen.", "atelectasis", "absent"),
+    ("Lung opacity: seen, without signs of pneumonia.", "lung opacity", "present"),
 ])
 def test_a_finding_named_before_without_is_not_denied_by_it(text: str, phrase: str,
                                                             status: str) -> None:

@@ -303,5 +303,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("osseous lesion", None, [
         "lytic lesion", "sclerotic lesion", "blastic lesion", "bone lesion", "osseous lesion",
         "bony metastases", "osseous metastases", "osteopenia", "demineralization",
+        # A density of the bone is no lung opacity ("corticated bony density over the
+        # clavicle"): the longer phrase keeps "density" from reading as one.
+        "bony density", "bone density", "osseous density", "sclerotic density", "bone island",
     ], label=None),
 )

@@ -224,6 +224,16 @@ _QUALIFYING_NEGATION = re.compile(r"\b(?:without|with no|no (?:signs?|evidence|i
                                   r"(?:in the )?absence of|lack of)\s+\w", re.I)
 
 
+# A topic named ahead of its clause ("For atelectasis, …", "Regarding edema: …", "Atelectasis:
+# …"): what follows is said of the topic, so a negation there is its predicate, not a
+# qualifier of something seen.
+_TOPIC = re.compile(r"^\W*(?:(?:for|regarding|concerning|as for|as to|as regards|with regard "
+                    r"to|with respect to|in terms of|turning to)\b[^,:;]*[,:]|[^,:;]{1,60}:)",
+                    re.I)
+_SEEN_WORD = re.compile(r"\b(?:present|seen|noted|visible|evident|identified|observed|"
+                        r"confirmed|yes)\b", re.I)
+
+
 def _before_own_object(clause: str, words: frozenset[str]) -> str:
     """The part of `clause` that speaks for a finding named before a negation with its own
     object ("there is lung opacity without signs of pneumonia": the opacity is present); the
@@ -232,6 +242,12 @@ def _before_own_object(clause: str, words: frozenset[str]) -> str:
     if cue is None:
         return clause
     head = clause[: cue.start()]
+    topic = _TOPIC.match(head)
+    if topic is not None and words <= _words_of(topic.group()) \
+            and not _SEEN_WORD.search(head[topic.end():]):
+        # "For atelectasis, there is no evidence of collapse": the negation is what is said
+        # of the topic ("Opacity: seen, without signs of pneumonia" says it first).
+        return clause
     # The cue's object ends at the next comma: "…opacity without signs of pneumonia, matching
     # option B: lung opacity" names the opacity again outside what "without" denies.
     denied = re.split(r"[,;:]", clause[cue.start():], maxsplit=1)[0]
