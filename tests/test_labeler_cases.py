@@ -590,3 +590,19 @@ def test_a_density_of_the_bone_is_not_a_lung_opacity(text: str) -> None:
 def test_a_density_of_the_lung_still_is() -> None:
     labeled = ReportLabeler(scope="report").label("Increased density at the right lung base.")
     assert labeled.labels["Lung Opacity"] == 1
+
+
+@pytest.mark.parametrize(("text", "finding", "status"), [
+    ("No pleural effusion or edema, suggesting emphysema from hyperinflation.", "emphysema",
+     "present"),
+    ("No focal consolidation, suggesting atelectasis rather than pneumonia.", "atelectasis",
+     "present"),
+    ("Absence of effusion or pneumothorax, supporting cardiomegaly as the cause.",
+     "cardiomegaly", "present"),
+    # The clause's own negation still reads.
+    ("No pleural line is seen, suggesting no pneumothorax.", "pneumothorax", "absent"),
+])
+def test_a_concluding_clause_is_not_denied_by_the_negation_before_it(text: str, finding: str,
+                                                                      status: str) -> None:
+    labeled = ReportLabeler(scope="report").label(text)
+    assert {f.status for f in labeled.findings if f.name == finding} == {status}, text

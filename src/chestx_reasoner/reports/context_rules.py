@@ -113,6 +113,9 @@ TERMINATE = (
     # catheter's position"); without the comma "no pleural line indicating a pneumothorax"
     # still denies what it would indicate.
     "following", ", indicating", ", confirming",
+    # So does a reasoning clause that draws its own conclusion: "no effusion or edema,
+    # suggesting emphysema" does not deny the emphysema it argues for.
+    ", suggesting", ", emphasizing", ", supporting", ", favoring", ", favouring",
 )
 CHANGES: dict[str, tuple[str, ...]] = {
     "new": ("new", "newly", "new since", "developing", "development of", "interval development of",
