@@ -671,6 +671,12 @@ def test_recall_follows_the_direction_a_statement_carries() -> None:
     # Denying one child of lung opacity says nothing of a sibling.
     assert not recalls(kf("edema", "Edema", "absent"),
                        kf("consolidation", "Consolidation", "absent"))
+    # A hedged finding of the same column ("could be edema") does not state the one the
+    # reference saw ("vascular congestion is noted"); a certain one, or the same one, does.
+    congestion = kf("vascular congestion", "Edema", "present")
+    assert not recalls(kf("edema", "Edema", "uncertain"), congestion)
+    assert recalls(kf("edema", "Edema", "present"), congestion)
+    assert recalls(kf("vascular congestion", "Edema", "uncertain"), congestion)
 
 
 def test_an_options_finding_on_the_wrong_side_loses_factuality() -> None:

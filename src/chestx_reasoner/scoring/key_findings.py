@@ -87,7 +87,9 @@ def _recall_relation(p: KeyFinding, r: KeyFinding) -> bool:
     if p.observation is None or r.observation is None or not _side_ok(p, r):
         return False
     if p.observation == r.observation:
-        return True
+        # Another finding of the same column, only hedged ("could be edema"), does not state
+        # the one the reference saw ("vascular congestion is noted").
+        return not (p.status == "uncertain" and r.status == "present")
     if r.status == "absent":
         return PARENT.get(r.observation) == p.observation
     return PARENT.get(p.observation) == r.observation
