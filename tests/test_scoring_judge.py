@@ -312,6 +312,13 @@ def test_negation_ends_at_its_clause() -> None:
      "pleural effusion", "absent"),
     ("Atelectasis: no evidence of volume loss is seen.", "atelectasis", "absent"),
     ("Lung opacity: seen, without signs of pneumonia.", "lung opacity", "present"),
+    # A search told in the past is no finding: its outcome comes after it.
+    ("Regarding a scar in the left lung base, I checked for irregular linear opacities, "
+     "indicative of scarring, but none were noted.", "scar in left lung base", "absent"),
+    ("We investigated the lung bases for consolidation, but none is seen.", "consolidation",
+     "absent"),
+    ("I looked for a pleural effusion at the bases, and a small left effusion is present.",
+     "pleural effusion", "present"),
 ])
 def test_a_finding_named_before_without_is_not_denied_by_it(text: str, phrase: str,
                                                             status: str) -> None:
@@ -651,6 +658,8 @@ def test_observe_that_reports_what_it_observes() -> None:
     assert kind("Observe that there is focal consolidation in the right upper lobe.") \
         == "observation"
     assert kind("Observe the costophrenic angles for blunting.") == "plan"
+    assert kind("We then explore the possibility of atelectasis of the right middle lobe by "
+                "looking for volume loss.") == "plan"
 
 
 def test_recall_follows_the_direction_a_statement_carries() -> None:

@@ -26,6 +26,7 @@ _PLAN = re.compile(
     r"|lastly)\W+)?(?:(?:we|i|let's|let us)\s+(?:will\s+|should\s+|need\s+to\s+|must\s+|can\s+|"
     r"then\s+|also\s+|now\s+|first\s+)*)?(?:(?:carefully|closely)\s+)?(?:examine|examining|"
     r"assess|assessing|check|checking|scrutini[sz]e|scrutini[sz]ing|pay\s+attention|"
+    r"explore|exploring|"
     r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|"
     r"observe(?!\s+that\b)|consider|"  # "Observe that there is X" reports X
     r"determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
@@ -256,6 +257,13 @@ def _before_own_object(clause: str, words: frozenset[str]) -> str:
     return clause
 
 
+# A search told in the past ("I checked for irregular linear opacities, but none were noted"):
+# what it found is said after it, as for a plan.
+_SEARCHED = re.compile(r"\b(?:i|we)\s+(?:\w+\s+)?(?:checked|looked|searched|evaluated|examined|"
+                       r"assessed|inspected|scanned|reviewed|investigated|explored)\s+"
+                       r"(?:[\w-]+\s+){0,4}?for\b", re.I)
+
+
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
     """The clause of `sentence` that speaks for the finding, or None: the one naming most of
     its words; when that one is hypothetical or a plan ("X would show as Y, but these features
@@ -277,7 +285,8 @@ def _clause(sentence: str, words: frozenset[str]) -> str | None:
         # "X, Y, and Z are not present": a list's predicate comes after its last item. A
         # negation with its own object ("…, and Z without signs of pneumonia") is no predicate.
         clause = f"{clause} {clauses[best + 1]}"
-    if _GENERIC.search(clause) or _PLAN.search(clause) or _PLAN_ANYWHERE.search(clause):
+    if _GENERIC.search(clause) or _PLAN.search(clause) or _PLAN_ANYWHERE.search(clause) \
+            or _SEARCHED.search(clause):
         return next((c for c in clauses[best + 1:] if _ANAPHOR.search(c)
                      and not _GENERIC.search(c) and (_NEGATED.search(c) or _OBSERVED.search(c))),
                     clause)
