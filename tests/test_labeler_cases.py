@@ -606,3 +606,14 @@ def test_a_concluding_clause_is_not_denied_by_the_negation_before_it(text: str, 
                                                                       status: str) -> None:
     labeled = ReportLabeler(scope="report").label(text)
     assert {f.status for f in labeled.findings if f.name == finding} == {status}, text
+
+
+@pytest.mark.parametrize(("text", "opacity"), [
+    ("The lung markings are visible all the way to the chest wall.", None),
+    ("Normal lung markings.", None),
+    ("Increased interstitial lung markings bilaterally.", 1.0),
+    ("Prominent lung markings at the bases.", 1.0),
+    ("Coarse lung markings, likely chronic.", 1.0),
+])
+def test_plain_lung_markings_are_the_normal_lung(text: str, opacity: float | None) -> None:
+    assert ReportLabeler(scope="report").label(text).labels["Lung Opacity"] == opacity, text

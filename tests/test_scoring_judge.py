@@ -660,6 +660,16 @@ def test_observe_that_reports_what_it_observes() -> None:
     assert kind("Observe the costophrenic angles for blunting.") == "plan"
     assert kind("We then explore the possibility of atelectasis of the right middle lobe by "
                 "looking for volume loss.") == "plan"
+    # Textbook openers of model outputs: what a finding is, not what this image shows.
+    assert kind("Understand Pneumothorax: A pneumothorax occurs when air enters the pleural "
+                "space.") == "plan"
+    assert kind("A pneumothorax occurs when air enters the pleural space.") == "generic"
+    assert kind("In the presence of a pneumothorax, there will be an area devoid of "
+                "markings.") == "generic"
+    assert kind("In the case of a pneumothorax, a visceral pleural line may be visible.") \
+        == "generic"
+    # A hypothesis that goes on to say what was seen still observes.
+    assert kind("A pneumothorax would show a pleural line, but none is seen.") == "observation"
 
 
 def test_recall_follows_the_direction_a_statement_carries() -> None:

@@ -90,7 +90,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "interstitial opacity", "interstitial markings", "increased interstitial markings",
         "interstitial prominence", "interstitial disease", "interstitial lung disease",
         "increased lung markings", "increased markings", "bronchovascular crowding",
-        "lung markings", "interstitial changes", "interstitial thickening", "interstitial pattern",
+        "interstitial lung markings", "prominent lung markings", "coarse lung markings",
+        "coarsened lung markings", "accentuated lung markings", "interstitial changes",
+        "interstitial thickening", "interstitial pattern",
         "reticular markings", "bronchovascular markings", "reticular opacities",
         "peribronchial cuffing", "peribronchial thickening", "bronchial wall thickening",
         "streaky opacity", "patchy opacity", "linear opacity",
@@ -139,6 +141,9 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("pulmonary vasculature", "Edema", [
         "pulmonary vasculature", "pulmonary vascularity", "vasculature", "vascularity",
         "pulmonary vessels", "pulmonary vascular markings", "vascular markings",
+        # Plain lung markings are the normal lung's vessels: "the lung markings reach the
+        # chest wall" sees no opacity (and their absence is a pneumothorax's sign).
+        "lung markings",
     ], label=None, kind="anatomy", finding="vascular congestion", abnormal=False),
     # --- Consolidation ----------------------------------------------------------------------
     _c("consolidation", "Consolidation", [

@@ -26,7 +26,7 @@ _PLAN = re.compile(
     r"|lastly)\W+)?(?:(?:we|i|let's|let us)\s+(?:will\s+|should\s+|need\s+to\s+|must\s+|can\s+|"
     r"then\s+|also\s+|now\s+|first\s+)*)?(?:(?:carefully|closely)\s+)?(?:examine|examining|"
     r"assess|assessing|check|checking|scrutini[sz]e|scrutini[sz]ing|pay\s+attention|"
-    r"explore|exploring|"
+    r"explore|exploring|understand|understanding|recall|remember|"
     r"evaluate|evaluating|look|looking|inspect|inspecting|review|reviewing|"
     r"observe(?!\s+that\b)|consider|"  # "Observe that there is X" reports X
     r"determine|analy[sz]e|analy[sz]ing|verify|search|scan|focus|begin|start|"
@@ -63,6 +63,7 @@ _GENERIC = re.compile(
     r"lead)|may (?:appear|"
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
+    r"occurs? (?:when|if|because)|there will be|in (?:the )?cases? (?:of (?:an?|the)|where)|"
     r"if the|when present|in cases? of|(?:^|:\s*)seen as|will (?:be indicative|appear|show|be "
     r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be (?:midline|normal|clear|sharp)|be "
     r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
@@ -159,7 +160,12 @@ def _strong_observation(sentence: str) -> bool:
     ("Checking the spine, it appears straight"; "Atelectasis would show X; none is seen")."""
     parts = re.split(r"[,:;]|\b(?:and|but|however|which|while)\b", sentence)
     return any(_OBSERVED.search(_WHERE.sub("", p)) and not _PLAN.search(p)
-               and not _GENERIC.search(p) for p in parts[1:])
+               and not _GENERIC.search(p) and not _MODAL.search(p) for p in parts[1:])
+
+
+# "In the case of a pneumothorax, a pleural line may be visible": what may be seen is the
+# definition's, not this image's.
+_MODAL = re.compile(r"\b(?:may|might|could|would|will)\s+(?:\w+\s+)?be\b", re.I)
 
 
 @lru_cache(maxsize=4096)
