@@ -617,3 +617,12 @@ def test_a_concluding_clause_is_not_denied_by_the_negation_before_it(text: str, 
 ])
 def test_plain_lung_markings_are_the_normal_lung(text: str, opacity: float | None) -> None:
     assert ReportLabeler(scope="report").label(text).labels["Lung Opacity"] == opacity, text
+
+
+@pytest.mark.parametrize(("text", "lesion"), [
+    ("The mediastinum is the central compartment of the thoracic cavity.", None),
+    ("The heart occupies a third of the chest cavity.", None),
+    ("A cavity is seen within the right upper lobe mass.", 1.0),
+])
+def test_the_thoracic_cavity_is_no_cavitary_lesion(text: str, lesion: float | None) -> None:
+    assert ReportLabeler(scope="report").label(text).labels["Lung Lesion"] == lesion, text

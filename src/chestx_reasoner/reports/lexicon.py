@@ -117,6 +117,10 @@ CONCEPTS: tuple[Concept, ...] = (
     # "Mass effect on the trachea" describes displacement, not a lung mass: matched whole so
     # that "mass" alone does not fire.
     _c("mass effect", None, ["mass effect"], label=None, kind="anatomy", abnormal=False),
+    # "The thoracic cavity" is the chest itself, not a cavitary lesion.
+    _c("body cavity", None, ["thoracic cavity", "chest cavity", "pleural cavity",
+                             "abdominal cavity", "peritoneal cavity", "pericardial cavity"],
+       label=None, kind="anatomy", abnormal=False),
     _c("granuloma", LESION, [
         "granuloma", "calcified granuloma", "granulomatous disease", "granulomatous process",
         "calcified nodule", "calcified granulomata", "granulomatous changes",
