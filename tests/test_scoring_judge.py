@@ -668,6 +668,9 @@ def test_observe_that_reports_what_it_observes() -> None:
                 "markings.") == "generic"
     assert kind("In the case of a pneumothorax, a visceral pleural line may be visible.") \
         == "generic"
+    assert kind("It is important to identify signs of volume loss in the lung fields.") == "plan"
+    assert kind("Opacification: increased density where collapse might be occurring.") \
+        == "generic"
     # A hypothesis that goes on to say what was seen still observes.
     assert kind("A pneumothorax would show a pleural line, but none is seen.") == "observation"
 

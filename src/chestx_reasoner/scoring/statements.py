@@ -54,7 +54,9 @@ _PLAN_ANYWHERE = re.compile(
     r"checked) for\b|"
     # "Considering pneumonia, it is crucial to determine whether …": the main clause plans. A
     # "Considering X, …" opener alone frames what its main clause observes.
-    r"\b(?:determine|assess|evaluate|establish|check|see) (?:whether|if)\b", re.I)
+    r"\b(?:determine|assess|evaluate|establish|check|see) (?:whether|if)\b|"
+    # "It is important to identify signs of volume loss": what to do, not what was seen.
+    r"\bit is (?:important|essential|crucial|necessary|vital|key|helpful|useful) to\b", re.I)
 # Definitions and conditionals: what a finding would look like, not what this image shows.
 _GENERIC = re.compile(
     r"\b(?:would|typically|usually|generally|classically|often|commonly|characteri[sz]ed|"
@@ -64,6 +66,7 @@ _GENERIC = re.compile(
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
     r"occurs? (?:when|if|because)|there will be|in (?:the )?cases? (?:of (?:an?|the)|where)|"
+    r"(?:might|may|could) be occurring|"
     r"if the|when present|in cases? of|(?:^|:\s*)seen as|will (?:be indicative|appear|show|be "
     r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be (?:midline|normal|clear|sharp)|be "
     r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
