@@ -370,3 +370,23 @@ def test_cli_quiets_nlp_loggers_and_masks_secrets(tmp_path: Path) -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s", ("hunter2",), None)
     assert RedactingFilter().filter(record)
     assert record.getMessage() == "token=***"
+
+
+@pytest.mark.parametrize(("flag", "expected"), [((), None), (("--fused-lm-head",), True),
+                                                (("--full-logits",), False)])
+def test_sft_loss_path_is_a_cli_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       flag: tuple[str, ...], expected: bool | None) -> None:
+    from chestx_reasoner.train import sft
+
+    seen = {}
+
+    def fake_run(data, model, config, **kwargs):
+        seen["fused_lm_head"] = config.fused_lm_head
+        raise sft.TrainError("stop here")
+
+    monkeypatch.setattr(sft, "run_sft", fake_run)
+    data = write_jsonl(tmp_path / "mined.jsonl", [{"id": "a"}])
+    result = runner.invoke(app, ["train", "sft", "--data", str(data), "--model", "hf:x",
+                                 "--out", str(tmp_path / "out"), *flag])
+    assert result.exit_code == 2 and "stop here" in result.output, result.output
+    assert seen == {"fused_lm_head": expected}

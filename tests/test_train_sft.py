@@ -213,6 +213,7 @@ def test_output_loads_through_hf_and_predicts(trained: Path, data: tuple[Path, P
     mined, model_dir = data
     card = json.loads((trained / "chestx_train.json").read_text())
     assert card["global_step"] == 3 and card["made_by"] == "chestx train sft"
+    assert card["fused_lm_head"] is False  # a tiny vocabulary: the model's own full logits
     assert [h["step"] for h in map(json.loads, (trained / "log_history.jsonl").open())
             if "loss" in h] == [1, 2, 3]
     adapter = load_model(f"hf:{trained}", LoadOptions(device="cpu"))

@@ -97,6 +97,10 @@ def sft_command(
     freeze_vision: Annotated[bool, typer.Option(
         "--freeze-vision", help="Train the language model only; the vision tower (e.g. from "
         "`chestx train vision`) stays as it is.")] = False,
+    fused_lm_head: Annotated[bool | None, typer.Option(
+        "--fused-lm-head/--full-logits", help="Loss through TRL's tiled LM head (no full "
+        "logits in memory) or through the model's own full logits (default: tiled from a "
+        "32,768-token vocabulary up, e.g. Qwen2-VL's).")] = None,
     max_steps: MaxStepsOption = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the last checkpoint in OUT.")] = False,
@@ -120,7 +124,8 @@ def sft_command(
                      num_train_epochs=epochs, learning_rate=lr,
                      per_device_train_batch_size=batch_size,
                      gradient_accumulation_steps=grad_accum, use_lora=lora,
-                     freeze_vision=freeze_vision, max_steps=max_steps,
+                     freeze_vision=freeze_vision, fused_lm_head=fused_lm_head,
+                     max_steps=max_steps,
                      image_root=str(image_root) if image_root else None, seed=seed,
                      save_steps=save_steps)
     _run(console, "SFT", run_sft, data, model, config, resume)

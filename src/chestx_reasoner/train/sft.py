@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,7 @@ def uses_fused_head(config: ChestXSFTConfig, vocab_size: int) -> bool:
     return vocab_size >= FUSED_HEAD_MIN_VOCAB
 
 
+@cache  # one class, so that isinstance() can tell which loss a trainer computes
 def _full_logits_trainer() -> type:
     """SFTTrainer whose loss is the model's own cross-entropy over the completion labels
     (TRL's collator masks the prompt with -100 either way); TRL's token metrics are not
@@ -282,7 +284,8 @@ def run_sft(data: Path, model_spec: str, config: ChestXSFTConfig, *, resume: boo
     card = {"made_by": "chestx train sft", "base_model": model_spec, "data": str(data),
             "examples": summary.describe(), "lora": config.use_lora,
             "answer_only_ratio": config.answer_only_ratio,
-            "freeze_vision": config.freeze_vision}
+            "freeze_vision": config.freeze_vision,
+            "fused_lm_head": not isinstance(trainer, _full_logits_trainer())}
     with save_errors(out):
         train_or_restore(trainer, last, ended)
         save_trained(trainer, processor, out, card)
