@@ -319,9 +319,16 @@ def test_negation_ends_at_its_clause() -> None:
      "absent"),
     ("I looked for a pleural effusion at the bases, and a small left effusion is present.",
      "pleural effusion", "present"),
+    # An option restated after its letter names findings; the clause after it judges them.
+    ("- **Option A**: Cardiomegaly, lung opacity, pneumonia - there is lung opacity, but "
+     "pneumonia is not clearly evident.", "pneumonia", "absent"),
+    ("- **Option A**: Cardiomegaly, lung opacity, pneumonia - there is lung opacity, but "
+     "pneumonia is not clearly evident.", "lung opacity", "present"),
+    ("Option B: pleural effusion - a small left pleural effusion is seen.", "pleural effusion",
+     "present"),
 ])
-def test_a_finding_named_before_without_is_not_denied_by_it(text: str, phrase: str,
-                                                            status: str) -> None:
+def test_a_findings_status_comes_from_the_clause_that_states_it(text: str, phrase: str,
+                                                                 status: str) -> None:
     from chestx_reasoner.scoring.statements import phrase_claims
 
     assert phrase_claims(phrase, text) == (status,)

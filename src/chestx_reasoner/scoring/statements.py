@@ -273,18 +273,29 @@ _SEARCHED = re.compile(r"\b(?:i|we)\s+(?:\w+\s+)?(?:checked|looked|searched|eval
                        r"(?:[\w-]+\s+){0,4}?for\b", re.I)
 
 
+def _restated(clause: str) -> bool:
+    """An option restated after its letter ("- **Option A**: cardiomegaly, pneumonia"), with
+    no word of its own that observes: it names findings, the clause after it judges them."""
+    return bool(_OPTION_LEAD.search(clause)) and not (
+        _OBSERVED.search(clause) or _NEGATED.search(clause) or _HEDGED.search(clause))
+
+
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
     """The clause of `sentence` that speaks for the finding, or None: the one naming most of
     its words; when that one is hypothetical or a plan ("X would show as Y, but these features
     are not observed"), a later clause that reports on it through an anaphor."""
     clauses = _CLAUSE.split(sentence)
     best, hits = 0, 0
+    needed = max(1, round(len(words) * 0.6))
     for index, clause in enumerate(clauses):
         found = len(_words_of(clause) & words)
-        if found > hits:
+        if found > hits and not (found >= needed and _restated(clause) and any(
+                len(_words_of(later) & words) >= needed for later in clauses[index + 1:])):
             best, hits = index, found
-    if hits < max(1, round(len(words) * 0.6)):
+    if hits < needed:
         return None
+    if _restated(clauses[best]):
+        return None  # only the option's own restatement names it: no claim
     clause = clauses[best]
     if best + 1 < len(clauses) and "," in clause and re.match(r"\W*(?:and|or)\b",
                                                               clauses[best + 1]) \
