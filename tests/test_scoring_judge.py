@@ -373,6 +373,13 @@ def test_normal_anatomy_statements_are_key_findings() -> None:
         (("pleura", "present"),)
     assert structure_statements("Opacity obscures the left heart border.") == ()
     assert structure_statements("The cardiac borders are obscured.") == ()
+    # The cardiothoracic ratio in words.
+    assert structure_statements("The heart width is more than half of the thoracic width.") \
+        == (("heart size", "present"),)
+    assert structure_statements("The heart size is larger than 50% of the thoracic width.") \
+        == (("heart size", "present"),)
+    assert structure_statements("The cardiothoracic ratio is less than 0.5.") == \
+        (("heart size", "absent"),)
     # a plan to look at the heart says nothing about it; a report sentence always does
     assert structure_findings("Evaluate the heart size for enlargement.") == []
     (heart,) = structure_findings("Heart size normal.", reasoning=False)

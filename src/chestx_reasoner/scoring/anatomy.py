@@ -44,12 +44,16 @@ _NORMAL = re.compile(
     r"well[- ](?:defined|expanded|aerated|inflated)|symmetric(?:al)?|preserved|appropriate|"
     r"no (?:\w+ ){0,3}(?:abnormalit\w*|anomal\w*|fractures?|lesions?|opacit\w*|deviation|"
     r"widening|enlargement|blunting|effusions?|consolidation|infiltrates?)|free of|"
-    r"not (?:enlarged|widened|blunted|elevated)|stable|unchanged)\b", re.I)
+    r"not (?:enlarged|widened|blunted|elevated)|stable|unchanged|"
+    r"(?:less|smaller) than (?:half|one[- ]half|50|0\.5))\b", re.I)
 _ABNORMAL = re.compile(
     r"\b(?:enlarge\w*|widen\w*|blunt\w*|elevat\w*|abnormal\w*|prominen\w*|deviat\w*|"
     r"hyperinflat\w*|hyperexpan\w*|flatten\w*|low (?:lung )?volumes?|opacifi\w*|"
     r"degenerat\w*|fractur\w*|shift\w*|increased|obscur\w*|irregular\w*|scoliosis|"
-    r"curvature|osteophyt\w*|low)\b", re.I)
+    r"curvature|osteophyt\w*|low|"
+    # The cardiothoracic ratio in words: "the heart width is more than half the thorax's".
+    r"(?:larger|greater|more|wider) than (?:half|one[- ]half|50|0\.5)|exceed\w* (?:half|"
+    r"one[- ]half|50|0\.5))\b", re.I)
 _DENIED = re.compile(r"\b(?:no|not|without|neither|nor|absence of|free of)\b", re.I)
 _BOTH = re.compile(r"\bcardiomediastinal (?:silhouette|contours?)\b", re.I)
 _CLAUSE = re.compile(r"[;:]|,\s*(?:and|but|while|whereas|which|with)\b|\b(?:but|however|"
