@@ -854,3 +854,17 @@ def test_a_considering_opener_is_read_by_its_main_clause(sentence: str, expected
     from chestx_reasoner.scoring.statements import kind
 
     assert kind(sentence) == expected
+
+
+def test_a_device_of_another_kind_does_not_support_a_claimed_device() -> None:
+    from chestx_reasoner.scoring.key_findings import supported_by_report
+
+    def kf(finding: str, status: str = "present") -> KeyFinding:
+        return KeyFinding(finding, "Support Devices", status, None, finding)
+
+    nasogastric = [kf("enteric tube")]
+    assert not supported_by_report(kf("endotracheal tube"), nasogastric)[0]
+    assert supported_by_report(kf("enteric tube"), nasogastric)[0]
+    # "Lines and tubes unchanged" (the generic device) speaks for any device.
+    assert supported_by_report(kf("endotracheal tube"), [kf("surgical hardware")])[0]
+    assert supported_by_report(kf("surgical hardware"), nasogastric)[0]

@@ -175,9 +175,20 @@ def covers(r: KeyFinding, p: KeyFinding) -> bool:
     (an atelectasis is a lung opacity; a lung opacity is not yet an atelectasis)."""
     if r.finding == p.finding:
         return True
-    if r.observation is None or p.observation is None:
+    if r.observation is None or p.observation is None or _other_device(r, p):
         return False
     return r.observation == p.observation or PARENT.get(r.observation) == p.observation
+
+
+# The device concept that also stands for "a device", "tubes and lines", "support devices".
+_ANY_DEVICE = "surgical hardware"
+
+
+def _other_device(a: KeyFinding, b: KeyFinding) -> bool:
+    """Two different kinds of device: a report's nasogastric tube does not speak for an
+    endotracheal tube, though CheXpert counts both as support devices."""
+    return a.observation == b.observation == "Support Devices" and a.finding != b.finding \
+        and _ANY_DEVICE not in (a.finding, b.finding)
 
 
 def _wrong_side(p: KeyFinding, said: list[KeyFinding]) -> KeyFinding | None:
