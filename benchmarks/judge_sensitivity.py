@@ -171,6 +171,7 @@ _STILL_DENIED = re.compile(rf"{_NEGATION.pattern}|\b(?:exclud\w*|eliminat\w*|nor
 
 # What a report may call a finding by (its own words, a structure, a finer finding): a
 # flip is only an error where none of them is stated present.
+_COLLAPSE = r"collaps\w*|atelecta\w*"
 _SAID_AS = {
     "cardiomegaly": r"cardiomegaly|heart|cardiac",
     "enlarged cardiomediastinum": r"cardiomediastin\w*|mediastin\w*|cardiomegaly|heart|cardiac",
@@ -181,8 +182,8 @@ _SAID_AS = {
     "edema": r"edema|congestion|chf|heart failure",
     # A collapse is an atelectasis, a lesion a mass or nodule: a report that names one in
     # the other's words still speaks of it.
-    "collaps": r"collaps\w*|atelecta\w*",
-    "atelecta": r"collaps\w*|atelecta\w*",
+    "collaps": _COLLAPSE,
+    "atelecta": _COLLAPSE,
     "lesion": r"lesion\w*|mass\w*|nodul\w*",
 }
 

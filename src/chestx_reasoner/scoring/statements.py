@@ -282,16 +282,21 @@ def _restated(clause: str) -> bool:
 
 def _clause(sentence: str, words: frozenset[str]) -> str | None:
     """The clause of `sentence` that speaks for the finding, or None: the one naming most of
-    its words; when that one is hypothetical or a plan ("X would show as Y, but these features
-    are not observed"), a later clause that reports on it through an anaphor."""
+    its words, passing over an option's bare restatement when a later clause names them too
+    (None when only the restatement does); when that one is hypothetical or a plan ("X would
+    show as Y, but these features are not observed"), a later clause that reports on it
+    through an anaphor."""
     clauses = _CLAUSE.split(sentence)
     best, hits = 0, 0
     needed = max(1, round(len(words) * 0.6))
     for index, clause in enumerate(clauses):
         found = len(_words_of(clause) & words)
-        if found > hits and not (found >= needed and _restated(clause) and any(
-                len(_words_of(later) & words) >= needed for later in clauses[index + 1:])):
-            best, hits = index, found
+        if found <= hits:
+            continue
+        if found >= needed and _restated(clause) and any(
+                len(_words_of(later) & words) >= needed for later in clauses[index + 1:]):
+            continue  # the clause after the restatement judges what it names
+        best, hits = index, found
     if hits < needed:
         return None
     if _restated(clauses[best]):
