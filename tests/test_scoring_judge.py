@@ -336,7 +336,7 @@ def test_a_findings_status_comes_from_the_clause_that_states_it(text: str, phras
 
 def test_option_discussion_is_read_as_one_unit() -> None:
     from chestx_reasoner.scoring.option_judge import group_steps, phrase_statuses
-    from chestx_reasoner.scoring.statements import option_units
+    from chestx_reasoner.scoring.option_units import option_units
 
     options = ("hiatal hernia", "pleural thickening", "rib fracture", "normal")
     text = ("A) Hiatal hernia: a retrocardiac air-fluid level would suggest it. "

@@ -4,7 +4,7 @@ The options' findings, in their own words, are key findings the reference chain 
 (the answer's present, the distractors' absent); the chain's other statements (vocabulary
 findings, normal anatomy: "the heart size is normal") are key findings too. Predicted reasoning
 is read option by option: a phrase's status comes from the observing sentences that name it,
-else from the discussion of its option (`statements.option_units`), and the steps of one
+else from the discussion of its option (`option_units.option_units`), and the steps of one
 option's discussion are judged as one unit, since their verdict lives in the unit's last
 sentence, not in the header that names the option.
 """
@@ -23,14 +23,9 @@ from chestx_reasoner.scoring.key_findings import (
     wrong_side,
 )
 from chestx_reasoner.scoring.laterality import side_errors
+from chestx_reasoner.scoring.option_units import option_index, option_units, unit_status
 from chestx_reasoner.scoring.qualifiers import qualifier_errors
-from chestx_reasoner.scoring.statements import (
-    option_index,
-    option_units,
-    phrase_status,
-    sentence_claims,
-    unit_status,
-)
+from chestx_reasoner.scoring.statements import phrase_status, sentence_claims
 
 # Measured on the dev files (benchmarks/judge_agreement.py): 0.25 keeps the item agreement of
 # option-only recall while a chain that drops its other findings still loses completeness.

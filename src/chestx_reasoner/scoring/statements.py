@@ -7,10 +7,8 @@ Model reasoning mixes three kinds of sentences that mention a finding:
   "A pneumothorax would show as a visible pleural line").
 Only observations say anything about this patient, so only they give a finding a status; a
 grader who counted "atelectasis appears as increased opacity" as "atelectasis present" would
-punish a model for explaining its method. Option-by-option discussions ("B) Effusion: … would
-blunt the angle. None is seen.") state the option's status a sentence or two after its header,
-often through an anaphor ("these features", "this option"), so an option's discussion is read
-as one unit. Pure functions, regular expressions only (no model), cached per text.
+punish a model for explaining its method. How an option's discussion is read as one unit is
+`option_units`. Pure functions, regular expressions only (no model), cached per text.
 """
 
 from __future__ import annotations
@@ -103,15 +101,8 @@ _HEDGED = re.compile(
     r"\b(?:may|might|could|possible|possibly|probable|probably|likely|suggest\w*|questionable|"
     r"suspicious|concern\w*|cannot (?:be )?(?:excluded|ruled out)|subtle|seems?|"
     r"appears? to)\b", re.I)
-_CONCLUDE = re.compile(r"^\W*(?:in conclusion|in summary|therefore|thus|hence|overall|"
-                       r"based on|considering|given (?:these|the)|after|upon|so\b|the (?:final |"
-                       r"correct |best |most likely )?answer)", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _ANAPHOR = re.compile(r"\b(?:these|this|such|it|they|none|neither|which)\b", re.I)
-# A plan line that ends by naming its option(s): a recap of the method, not a discussion.
-_RECAP = re.compile(r"\(options?\s+[A-H](?:\s*(?:,|and|or)\s*[A-H])*\)\W*$", re.I)
-_LETTER_REF = re.compile(r"\b(?:option|choice)\s*\(?([A-H])\b\)?|^\W*\(?([A-H])\)\s|"
-                         r"^\W*([A-H])[.:]\s|\(option ([A-H])\)", re.I)
 
 
 @lru_cache(maxsize=65536)
@@ -178,7 +169,7 @@ def sentences(text: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=65536)
-def _words_of(sentence: str) -> frozenset[str]:
+def words_of(sentence: str) -> frozenset[str]:
     return frozenset(fold_words(sentence))
 
 
@@ -190,7 +181,7 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     With `words` (a finding's content words), only the clause naming the finding counts:
     negation reaches from its cue to the end of its clause.
     """
-    if words and not words & _words_of(sentence):
+    if words and not words & words_of(sentence):
         return None
     if kind(sentence) != "observation":
         return None
@@ -202,7 +193,7 @@ def sentence_status(sentence: str, words: frozenset[str] | None = None) -> str |
     if _NEGATED.search(clause):
         return "absent"
     if _NORMAL.search(clause) and not re.search(r"\babnormal", clause, re.I) and (
-            words is None or not words <= _words_of(clause)):
+            words is None or not words <= words_of(clause)):
         # "The aorta appears normal" denies "tortuous aorta": the clause names the structure,
         # not the abnormality, and calls it normal.
         return "absent"
@@ -253,7 +244,7 @@ def _before_own_object(clause: str, words: frozenset[str]) -> str:
         return clause
     head = clause[: cue.start()]
     topic = _TOPIC.match(head)
-    if topic is not None and words <= _words_of(topic.group()) \
+    if topic is not None and words <= words_of(topic.group()) \
             and not _SEEN_WORD.search(head[topic.end():]):
         # "For atelectasis, there is no evidence of collapse": the negation is what is said
         # of the topic ("Opacity: seen, without signs of pneumonia" says it first).
@@ -261,7 +252,7 @@ def _before_own_object(clause: str, words: frozenset[str]) -> str:
     # The cue's object ends at the next comma: "…opacity without signs of pneumonia, matching
     # option B: lung opacity" names the opacity again outside what "without" denies.
     denied = re.split(r"[,;:]", clause[cue.start():], maxsplit=1)[0]
-    if words <= _words_of(head) and not words & _words_of(denied) and not _NEGATED.search(head):
+    if words <= words_of(head) and not words & words_of(denied) and not _NEGATED.search(head):
         return head
     return clause
 
@@ -290,11 +281,11 @@ def _clause(sentence: str, words: frozenset[str]) -> str | None:
     best, hits = 0, 0
     needed = max(1, round(len(words) * 0.6))
     for index, clause in enumerate(clauses):
-        found = len(_words_of(clause) & words)
+        found = len(words_of(clause) & words)
         if found <= hits:
             continue
         if found >= needed and _restated(clause) and any(
-                len(_words_of(later) & words) >= needed for later in clauses[index + 1:]):
+                len(words_of(later) & words) >= needed for later in clauses[index + 1:]):
             continue  # the clause after the restatement judges what it names
         best, hits = index, found
     if hits < needed:
@@ -316,62 +307,6 @@ def _clause(sentence: str, words: frozenset[str]) -> str | None:
                      and not _GENERIC.search(c) and (_NEGATED.search(c) or _OBSERVED.search(c))),
                     clause)
     return clause
-
-
-def letter_of(sentence: str) -> str | None:
-    """The one option letter a sentence refers to ("Option B", "B) …", "(option B)")."""
-    letters = {next(g for g in m.groups() if g).upper() for m in _LETTER_REF.finditer(sentence)}
-    return letters.pop() if len(letters) == 1 else None
-
-
-@lru_cache(maxsize=64)
-def _option_words(options: tuple[str, ...]) -> tuple[frozenset[str], ...]:
-    return tuple(frozenset().union(*(content_words(p) for p in o.split(","))) for o in options)
-
-
-def option_index(sentence: str, options: tuple[str, ...]) -> tuple[int | None, bool]:
-    """(the option a sentence opens or discusses, whether it closes discussions): an option
-    referred to by letter, else the one option most of whose words it names; a concluding
-    sentence, or one naming several options, closes the current discussion."""
-    if _RECAP.search(sentence) and kind(sentence) != "observation":
-        return None, True  # "Check for consolidation (Option C)." recaps the plan, opens nothing
-    letter = letter_of(sentence)
-    if letter is not None and "ABCDEFGH".index(letter) < len(options):
-        return "ABCDEFGH".index(letter), bool(_CONCLUDE.search(sentence))
-    if _CONCLUDE.search(sentence):
-        return None, True
-    tokens = _words_of(sentence)
-    named = [i for i, w in enumerate(_option_words(options))
-             if w and len(tokens & w) >= max(1, round(len(w) * 0.6))]
-    return (named[0], False) if len(named) == 1 else (None, len(named) > 1)
-
-
-def option_units(text: str, options: tuple[str, ...]) -> dict[int, list[str]]:
-    """Sentences that discuss each option, by option index: from a sentence that refers to
-    one option up to the next such sentence, a concluding sentence or a sentence naming
-    several options."""
-    units: dict[int, list[str]] = {}
-    current: int | None = None
-    for sentence in sentences(text):
-        index, closes = option_index(sentence, options)
-        if closes:
-            current = None
-            continue
-        if index is not None:
-            current = index
-        if current is not None:
-            units.setdefault(current, []).append(sentence)
-    return units
-
-
-def unit_status(unit: list[str]) -> str | None:
-    """The status an option's discussion settles on: its last observing sentence."""
-    status = None
-    for sentence in unit:
-        said = sentence_status(sentence)
-        if said is not None:
-            status = said
-    return status
 
 
 def phrase_status(phrase: str, text: str) -> str | None:
@@ -404,7 +339,7 @@ def sentence_claims(phrase: str, text: str) -> tuple[tuple[str, str], ...]:
     head = head_word(phrase) if len(words) == 2 else None  # "pleural" alone is no effusion
     out = []
     for sentence in sentences(text):
-        if head is not None and head not in _words_of(sentence):
+        if head is not None and head not in words_of(sentence):
             continue
         said = sentence_status(sentence, words)
         if said is not None:
