@@ -17,9 +17,9 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.reports.vocabulary import concepts, normalize_term
 
-LETTERS = "ABCDEFGH"
 _I = re.IGNORECASE
 
 

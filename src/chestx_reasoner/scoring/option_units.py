@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.scoring.phrases import content_words
 from chestx_reasoner.scoring.statements import kind, sentence_status, sentences, words_of
 
@@ -43,8 +44,8 @@ def option_index(sentence: str, options: tuple[str, ...]) -> tuple[int | None, b
     if _RECAP.search(sentence) and kind(sentence) != "observation":
         return None, True  # "Check for consolidation (Option C)." recaps the plan, opens nothing
     letter = letter_of(sentence)
-    if letter is not None and "ABCDEFGH".index(letter) < len(options):
-        return "ABCDEFGH".index(letter), bool(_CONCLUDE.search(sentence))
+    if letter is not None and LETTERS.index(letter) < len(options):
+        return LETTERS.index(letter), bool(_CONCLUDE.search(sentence))
     if _CONCLUDE.search(sentence):
         return None, True
     tokens = words_of(sentence)

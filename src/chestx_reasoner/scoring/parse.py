@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from chestx_reasoner.bench.sample import LETTERS
 from chestx_reasoner.reports.vocabulary import lookup_concepts, normalize_term
 from chestx_reasoner.scoring.answer_text import SYNONYMS, AmbiguousAnswer, resolve_letter
 
-LETTERS = "ABCDEFGH"
 I, M, S = re.IGNORECASE, re.MULTILINE, re.DOTALL  # noqa: E741
 
 _MARKDOWN = re.compile(r"\*+|__+|`+|^[ \t]*#+[ \t]*", M)

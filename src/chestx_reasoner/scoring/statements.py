@@ -170,6 +170,7 @@ def sentences(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=65536)
 def words_of(sentence: str) -> frozenset[str]:
+    """The sentence's folded words, cached: every finding test intersects with them."""
     return frozenset(fold_words(sentence))
 
 
