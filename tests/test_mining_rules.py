@@ -186,3 +186,50 @@ def test_cli_mine_bad_input_and_missing_llm_options(tmp_path: Path) -> None:
     result = runner.invoke(app, ["mine", "--bench", str(tmp_path / "in.jsonl"), "--out",
                                  str(tmp_path / "o.jsonl"), "--backend", "llm"])
     assert result.exit_code == 2 and "--llm-url and --llm-model" in result.stderr
+
+
+def test_brief_chains_keep_the_observations_and_answer_and_drop_the_rest(
+        bench: Path, mined: list, tmp_path: Path) -> None:
+    """A brief chain is its full chain without the plan and the where-to-look sentences: the
+    same report quotes, key findings and conclusion, in far fewer words."""
+    mine_file(bench, tmp_path / "brief.jsonl", RulesBackend(seed=0, style="brief"))
+    brief = _items(tmp_path / "brief.jsonl")
+    assert [r["id"] for r in brief] == [r["id"] for r in mined]
+    words = {"full": 0, "brief": 0}
+    for full, short in zip(mined, brief, strict=True):
+        assert short["mining"]["status"] == full["mining"]["status"], short["id"]
+        if not full["reasoning"]:
+            continue
+        assert short["key_findings"] == full["key_findings"]
+        assert chain_answer(short, short["reasoning"]) == chain_answer(full, full["reasoning"])
+        for step in short["reasoning"][:-1]:
+            assert not re.search(r"\b(look(ing)? for|evaluate for|assess for|examin)", step,
+                                 re.IGNORECASE), step
+        # the same words, less the plan (step 1) and each step's where-to-look sentence
+        assert len(short["reasoning"]) == len(full["reasoning"]) - 1
+        for step, full_step in zip(short["reasoning"], full["reasoning"][1:], strict=True):
+            assert full_step.endswith(step), (step, full_step)
+        words["full"] += sum(len(s.split()) for s in full["reasoning"])
+        words["brief"] += sum(len(s.split()) for s in short["reasoning"])
+    assert words["brief"] < 0.5 * words["full"], words
+
+
+def test_cli_mine_style_is_recorded_and_refused_for_the_llm_backend(tmp_path: Path) -> None:
+    good = {"id": "a", "task": "binary", "question": "Does this chest X-ray show pleural "
+            "effusion?", "options": ["Yes", "No"], "answer": "A",
+            "report": "IMPRESSION: Small left pleural effusion."}
+    bench, out = tmp_path / "in.jsonl", tmp_path / "o.jsonl"
+    bench.write_text(json.dumps(good) + "\n")
+    result = runner.invoke(app, ["mine", "--bench", str(bench), "--out", str(out),
+                                 "--style", "brief", "--backend", "llm", "--llm-url",
+                                 "http://127.0.0.1:9/v1", "--llm-model", "m"])
+    assert result.exit_code == 2 and "--style is for the rules backend" in result.stderr
+    result = runner.invoke(app, ["mine", "--bench", str(bench), "--out", str(out),
+                                 "--style", "brief"])
+    assert result.exit_code == 0, result.output
+    (record,) = _items(out)
+    assert record["reasoning"] == ["Small left pleural effusion.",
+                                   record["reasoning"][-1]]
+    assert record["reasoning"][-1].endswith("the answer is A) Yes.")
+    result = runner.invoke(app, ["mine", "--bench", str(bench), "--out", str(out)])
+    assert result.exit_code == 2 and "style" in result.stderr  # another style: not resumed

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from chestx_reasoner.cli.common import (
     EXIT_INCOMPLETE,
+    ChainStyle,
     Engine,
     LLMRetriesOption,
     OverwriteOption,
@@ -29,6 +30,10 @@ def mine_command(
     out: Annotated[Path, typer.Option("--out", help="Output JSONL; a rerun resumes it.")],
     backend: Annotated[Engine, typer.Option(help="rules (offline) or llm.")] = Engine.rules,
     seed: Annotated[int, typer.Option(help="Seed of the wording choices.")] = 0,
+    style: Annotated[ChainStyle, typer.Option(
+        help="Rules chains: full (plan, where to look, what the report shows, the answer) or "
+        "brief (what the report shows and the answer: for models of a few million "
+        "parameters).")] = ChainStyle.full,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
     llm_url: Annotated[str | None, typer.Option(
         help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (llm backend).")] = None,
@@ -59,6 +64,8 @@ def mine_command(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if bench.resolve() == out.resolve():
         fail("--out must be a different file from --bench")
+    if style is not ChainStyle.full and backend is Engine.llm:
+        fail("--style is for the rules backend; an LLM writes its chains in its own words")
     if workers > 1 and backend is Engine.llm:
         fail("--workers is for the rules backend; the llm backend overlaps requests with "
               "--concurrency")
@@ -79,14 +86,16 @@ def mine_command(
 
             from chestx_reasoner.parallel import Pooled
 
-            miner = Pooled(partial(RulesBackend, seed=seed), workers, RulesBackend.name)
+            miner = Pooled(partial(RulesBackend, seed=seed, style=style.value), workers,
+                           RulesBackend.name)
         else:
-            miner = RulesBackend(seed=seed)
+            miner = RulesBackend(seed=seed, style=style.value)
         with job_progress(console, f"mining ({backend.value})", "items", out) as (
                 started, advance):
             try:
                 made_by = mine_settings(backend.value, seed,
-                                        llm_model if backend is Engine.llm else None)
+                                        llm_model if backend is Engine.llm else None,
+                                        style.value)
                 summary = mine_file(bench, out, miner, limit=limit, on_start=started,
                                     progress=advance, settings=made_by, overwrite=overwrite)
             finally:

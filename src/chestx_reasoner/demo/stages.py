@@ -100,16 +100,23 @@ def _build(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
     return f"{sum(counts['train'].values())} train and {sum(counts['test'].values())} test items"
 
 
+def _chain_style(plan: DemoPlan, split: str) -> str:
+    """The training chains are the plan's style; the test split's reference chains, which the
+    judge scores against, stay the paper's full chains."""
+    return plan.train_chain_style if split == "train" else "full"
+
+
 def _mine(split: str) -> Runner:
     def run(paths: DemoPaths, plan: DemoPlan, progress: StageProgress) -> str:
         from chestx_reasoner.mining.run import RulesBackend, mine_file, mine_settings
 
         items, out = (paths.train_items, paths.train_mined) if split == "train" else (
             paths.test_items, paths.test_mined)
-        summary = mine_file(items, out, RulesBackend(seed=plan.settings.seed),
+        style = _chain_style(plan, split)
+        summary = mine_file(items, out, RulesBackend(seed=plan.settings.seed, style=style),
                             on_start=lambda todo, done: progress.start(todo + done, done),
                             progress=progress.advance,
-                            settings=mine_settings("rules", plan.settings.seed))
+                            settings=mine_settings("rules", plan.settings.seed, style=style))
         return ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "resumed"
 
     return run
@@ -339,7 +346,7 @@ STAGES: tuple[Stage, ...] = (
         plan.settings.seed), _build),
     Stage("mine train", "items", lambda p, plan: _cmd(
         "mine", "--bench", p.train_items, "--out", p.train_mined, "--seed",
-        plan.settings.seed), _mine("train")),
+        plan.settings.seed, "--style", _chain_style(plan, "train")), _mine("train")),
     Stage("mine test", "items", lambda p, plan: _cmd(
         "mine", "--bench", p.test_items, "--out", p.test_mined, "--seed",
         plan.settings.seed), _mine("test")),

@@ -59,6 +59,10 @@ _SEVERITY_RANK = {"trace": 0, "tiny": 0, "minimal": 0, "small": 1, "mild": 1, "m
 _NO_CHANGE = re.compile(r"^\s*(?:no (?:significant |interval |relevant )*change|unchanged|"
                         r"stable)(?: (?:appearance|chest|study|examination))?\b", re.I)
 _CHANGED = {"stable": "is unchanged", "worsening": "has worsened", "improving": "has improved"}
+# "full": the paper's chain (plan, then where to look and what the report shows, then the
+# answer); "brief": the observations and the answer alone, for the demo's 1 M-parameter model,
+# which cannot learn the knowledge base's wording in minutes (docs/training.md).
+CHAIN_STYLES = ("full", "brief")
 
 
 @dataclass(slots=True)
@@ -89,10 +93,14 @@ def _stated(e: Evidence) -> bool:
 
 def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, Evidence],
                    plain: frozenset[str], first: int, keep_first: bool = False,
-                   ) -> tuple[list[str], dict[int, list[str]]]:
+                   brief: bool = False) -> tuple[list[str], dict[int, list[str]]]:
     """One step per report sentence (findings it states together share it), positives first,
     then one for the findings the report leaves unmentioned (normal). `keep_first`: the first
-    column (a binary item's asked finding) leads."""
+    column (a binary item's asked finding) leads; `brief`: no where-to-look sentence."""
+    def look(group: list[str]) -> str:  # drawn either way: brief = full minus these words
+        sentence = look_sentence(rng, group)
+        return "" if brief else sentence + " "
+
     groups: dict[str, list[str]] = {}
     for column in sorted(columns, key=lambda c: (columns.index(c) > 0 and not keep_first,
                                                  not _positive(evidence[c]),
@@ -107,7 +115,7 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
         if key.startswith("plain:") and evidence[group[0]].inherited:
             column = group[0]
             child = next(c for c in PARENTS[column] if _positive(evidence[c]))
-            steps.append(f"{look_sentence(rng, group)} "
+            steps.append(look(group)
                          + BRIDGE[column].format(child=FINDING_NAMES[child].capitalize()))
             continue
         if key == "unmentioned":
@@ -122,7 +130,7 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
         else:
             seen = key
             quoted[first + len(steps)] = group
-        steps.append(f"{look_sentence(rng, group)} {seen}")
+        steps.append(look(group) + seen)
     return steps, quoted
 
 
@@ -268,7 +276,7 @@ def _direction(before: Evidence | None, now: Evidence, no_change: bool) -> str |
 
 
 def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport,
-              prior: LabeledReport | None, plain: frozenset[str]) -> Draft:
+              prior: LabeledReport | None, plain: frozenset[str], brief: bool) -> Draft:
     """Prior and current statements of the asked finding, then what else the current study
     shows of its related findings, then the change; refused when the reports tell no change
     or another one than the answer."""
@@ -285,7 +293,8 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         return _refuse(f"the report states no change in {name}")
     if direction != option:
         return _refuse(f"the report says {name} {direction}, the answer {option}")
-    steps = [plan_sentence(rng, item, asked)]
+    plan = plan_sentence(rng, item, asked)
+    steps = [] if brief else [plan]
     quoted: dict[int, list[str]] = {}
     for when, e in (("prior", before), ("current", now)):
         if e is None:
@@ -301,7 +310,8 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         sentence = f"On the current image, {lower_first(evidence[column].sentence)}"
         if sentence not in shown:
             quoted[len(steps)] = [column]
-            steps.append(f"{look_sentence(rng, [column])} {sentence}")
+            look = look_sentence(rng, [column])
+            steps.append(sentence if brief else f"{look} {sentence}")
             shown.add(sentence)
     lead = f"Compared with the prior image, the {name} {_CHANGED[direction]}"
     answer = f"{item['answer']}) {answer_option(item)}"
@@ -313,12 +323,18 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
 
 def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None = None,
                seed: int = 0, plain: frozenset[str] = frozenset(),
-               omit: frozenset[str] = frozenset()) -> Draft:
+               omit: frozenset[str] = frozenset(), style: str = "full") -> Draft:
     """A chain for one item from the labeler's reading of its report(s), or a refusal.
 
     `plain`: columns stated in plain words instead of their report sentence (a repair, when the
-    sentence also says something the report contradicts); `omit`: columns left out.
+    sentence also says something the report contradicts); `omit`: columns left out. `style`
+    "brief" leaves out the plan and the where-to-look sentences (knowledge, not observation):
+    the same findings, statuses and conclusion in a third of the words, for models too small
+    to learn the knowledge base's wording (see CHAIN_STYLES).
     """
+    if style not in CHAIN_STYLES:
+        raise ValueError(f"chain style must be one of {', '.join(CHAIN_STYLES)}, got {style!r}")
+    brief = style == "brief"
     rng = random.Random(f"{seed}:{item['id']}")
     task = item["task"]
     options = item.get("options") or []
@@ -331,7 +347,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     asked = asked_column(item) if task in ("binary", "temporal") else None
     evidence = _implied_only_if_answered(item, gather_evidence(current), asked)
     if task == "temporal" and asked:
-        return _temporal(rng, item, asked, current, prior, plain)
+        return _temporal(rng, item, asked, current, prior, plain, brief)
     others: list[OtherFinding] = []
     optional: OptionOthers | None = None
     if task == "multi_open":
@@ -351,9 +367,10 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     own_words: list[str] = []
     if optional is not None:
         walk, own_words = denied_in_own_words(item, walk, evidence, optional)
-    steps = [plan_sentence(rng, item, asked)]
-    found, quoted = _finding_steps(rng, walk, evidence, plain, first=1,
-                                   keep_first=task == "binary")
+    plan = plan_sentence(rng, item, asked)
+    steps = [] if brief else [plan]
+    found, quoted = _finding_steps(rng, walk, evidence, plain, first=len(steps),
+                                   keep_first=task == "binary", brief=brief)
     steps += found
     if task == "multi_open":
         shown = " ".join(steps)

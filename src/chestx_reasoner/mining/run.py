@@ -65,8 +65,9 @@ class RulesBackend:
 
     name = "rules"
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, style: str = "full") -> None:
         self.seed = seed
+        self.style = style
         self.verifier = ChainVerifier()
 
     def mine_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,7 +90,8 @@ class RulesBackend:
                 drafts.append(result_record(item, Chain([], []), "no report", why))
                 continue
             try:
-                drafts.append(mine_rules(item, current, priors[i], seed=self.seed))
+                drafts.append(mine_rules(item, current, priors[i], seed=self.seed,
+                                             style=self.style))
             except UnknownFinding as error:
                 drafts.append(result_record(item, Chain([], []), "dropped", str(error)))
         self.verifier.prefetch([d.chain.steps for d in drafts if isinstance(d, Draft)])
@@ -117,7 +119,8 @@ class RulesBackend:
             why = failure_reason(verdict)
             if not plain or not verdict.answer_ok:
                 return result_record(item, Chain([], []), "dropped", why)
-            draft = mine_rules(item, current, prior, seed=self.seed, plain=plain)
+            draft = mine_rules(item, current, prior, seed=self.seed, plain=plain,
+                               style=self.style)
             verdict = self.verifier.verify(item, draft.chain.steps, status, prior_status)
             if not verdict.ok:
                 return result_record(item, Chain([], []), "dropped", failure_reason(verdict))
@@ -147,9 +150,11 @@ def result_record(item: dict[str, Any], chain: Chain, status: str, why: str | No
     return record
 
 
-def mine_settings(backend: str, seed: int, llm_model: str | None = None) -> dict[str, Any]:
+def mine_settings(backend: str, seed: int, llm_model: str | None = None,
+                  style: str = "full") -> dict[str, Any]:
     """What shapes a mined file (recorded beside it): the same for `chestx mine` and the demo."""
-    return {"backend": backend, "seed": seed, "llm_model": llm_model}
+    return {"backend": backend, "seed": seed, "llm_model": llm_model,
+            **({"style": style} if style != "full" else {})}
 
 
 def _input_fields(record: dict[str, Any]) -> list[Any]:
