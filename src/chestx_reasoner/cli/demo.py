@@ -25,7 +25,7 @@ Overwrite = Annotated[bool, typer.Option(help="Start over in a folder that holds
 
 
 @app.command("demo")
-def demo_command(out: Out = Path("demo-out"), studies: Studies = 1000, minutes: Minutes = 9.0,
+def demo_command(out: Out = Path("demo-out"), studies: Studies = 1000, minutes: Minutes = 10.0,
                  seed: Seed = 0, speed: Speed = None, overwrite: Overwrite = False) -> None:
     """Run everything end to end on the embedded default: synthetic cohort, RadRBench-CXR
     benchmark, mined reasoning chains, a tiny Qwen2-VL trained with SFT then GRPO, predictions
@@ -49,7 +49,7 @@ def demo_command(out: Out = Path("demo-out"), studies: Studies = 1000, minutes: 
 
 @app.command("reproduce")
 def reproduce_command(out: Out = Path("demo-out"), studies: Studies = 1000,
-                      minutes: Minutes = 9.0, seed: Seed = 0, speed: Speed = None,
+                      minutes: Minutes = 10.0, seed: Seed = 0, speed: Speed = None,
                       overwrite: Overwrite = False) -> None:
     """The paper's ablation in miniature: the demo (SFT, then GRPO with format + outcome +
     gated process rewards), plus a second GRPO from the same SFT model with equal steps and
