@@ -76,14 +76,6 @@ class Engine(StrEnum):
     llm = "llm"
 
 
-class ChainStyle(StrEnum):
-    """How much a rules-mined chain says: the paper's (plan, where to look, what is seen, the
-    answer) or only what is seen and the answer, for very small models."""
-
-    full = "full"
-    brief = "brief"
-
-
 OverwriteOption = Annotated[bool, typer.Option(
     help="Start OUT over when it holds results made otherwise (other settings or inputs).")]
 LLMRetriesOption = Annotated[int, typer.Option(

@@ -11,7 +11,6 @@ from rich.console import Console
 
 from chestx_reasoner.cli.common import (
     EXIT_INCOMPLETE,
-    ChainStyle,
     Engine,
     LLMRetriesOption,
     OverwriteOption,
@@ -22,6 +21,7 @@ from chestx_reasoner.cli.common import (
     require_llm,
 )
 from chestx_reasoner.jsonl import RecordError
+from chestx_reasoner.mining import ChainStyle
 
 
 @app.command("mine")

@@ -19,8 +19,10 @@ from typing import Any, NamedTuple
 # steps in 46 s), in one demo run, all on full chains;
 # and the other stages' seconds per study (synth, build, mining, scoring) and per test item
 # (three trained models predicting, two of them up to 320 tokens). Brief chains (the demo's)
-# train 1.66x the SFT steps a second (10.8 against 6.5 steps/s, side by side on one machine)
-# and 1.27x the GRPO steps (shorter completions), so their rates are scaled by those ratios.
+# train faster: 10.8 SFT steps/s with a quarter answer-only, against 6.5 for full chains in
+# the last demo run on them and 5.2 alone on a later day; GRPO 1.4 steps/s against 1.1
+# (shorter completions). Their rates are the full-chain ones scaled by the smaller ratios,
+# 1.66 and 1.27.
 VISION_STEPS_PER_S = 10.0
 BASE_STEPS_PER_S = 6.5
 SFT_STEPS_PER_S = 4.2 * 1.66
@@ -91,7 +93,7 @@ class DemoPlan:
     answer_only_ratio: float = 0.25
     # Brief chains (observations and answer, no plan or where-to-look sentences): a third of
     # the tokens, which this model learns to fill from the image (docs/training.md: 0.46
-    # accuracy against 0.38 for full chains from one base, at 1.66x the steps a second).
+    # accuracy against 0.37 for full chains, same base and steps, in half the time).
     train_chain_style: str = "brief"
     grpo_lr: float = 5e-6
     grpo_generations: int = 4

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from chestx_reasoner.bench.sample import FINDING_NAMES, LETTERS, PATHOLOGIES, answer_option
+from chestx_reasoner.mining import ChainStyle
 from chestx_reasoner.mining.columns import NO_FINDING_OPTION, asked_column, option_columns
 from chestx_reasoner.mining.evidence import (
     BRIDGE,
@@ -59,10 +60,6 @@ _SEVERITY_RANK = {"trace": 0, "tiny": 0, "minimal": 0, "small": 1, "mild": 1, "m
 _NO_CHANGE = re.compile(r"^\s*(?:no (?:significant |interval |relevant )*change|unchanged|"
                         r"stable)(?: (?:appearance|chest|study|examination))?\b", re.I)
 _CHANGED = {"stable": "is unchanged", "worsening": "has worsened", "improving": "has improved"}
-# "full": the paper's chain (plan, then where to look and what the report shows, then the
-# answer); "brief": the observations and the answer alone, for the demo's 1 M-parameter model,
-# which cannot learn the knowledge base's wording in minutes (docs/training.md).
-CHAIN_STYLES = ("full", "brief")
 
 
 @dataclass(slots=True)
@@ -310,8 +307,8 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         sentence = f"On the current image, {lower_first(evidence[column].sentence)}"
         if sentence not in shown:
             quoted[len(steps)] = [column]
-            look = look_sentence(rng, [column])
-            steps.append(sentence if brief else f"{look} {sentence}")
+            where = look_sentence(rng, [column])  # drawn either way, as in _finding_steps
+            steps.append(sentence if brief else f"{where} {sentence}")
             shown.add(sentence)
     lead = f"Compared with the prior image, the {name} {_CHANGED[direction]}"
     answer = f"{item['answer']}) {answer_option(item)}"
@@ -330,11 +327,11 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     sentence also says something the report contradicts); `omit`: columns left out. `style`
     "brief" leaves out the plan and the where-to-look sentences (knowledge, not observation):
     the same findings, statuses and conclusion in a third of the words, for models too small
-    to learn the knowledge base's wording (see CHAIN_STYLES).
+    to learn the knowledge base's wording (`ChainStyle`).
     """
-    if style not in CHAIN_STYLES:
-        raise ValueError(f"chain style must be one of {', '.join(CHAIN_STYLES)}, got {style!r}")
-    brief = style == "brief"
+    if style not in set(ChainStyle):
+        raise ValueError(f"chain style must be one of {', '.join(ChainStyle)}, got {style!r}")
+    brief = style == ChainStyle.brief
     rng = random.Random(f"{seed}:{item['id']}")
     task = item["task"]
     options = item.get("options") or []
