@@ -153,8 +153,7 @@ def result_record(item: dict[str, Any], chain: Chain, status: str, why: str | No
 def mine_settings(backend: str, seed: int, llm_model: str | None = None,
                   style: str = "full") -> dict[str, Any]:
     """What shapes a mined file (recorded beside it): the same for `chestx mine` and the demo."""
-    return {"backend": backend, "seed": seed, "llm_model": llm_model,
-            **({"style": style} if style != "full" else {})}
+    return {"backend": backend, "seed": seed, "llm_model": llm_model, "style": style}
 
 
 def _input_fields(record: dict[str, Any]) -> list[Any]:
