@@ -626,3 +626,20 @@ def test_plain_lung_markings_are_the_normal_lung(text: str, opacity: float | Non
 ])
 def test_the_thoracic_cavity_is_no_cavitary_lesion(text: str, lesion: float | None) -> None:
     assert ReportLabeler(scope="report").label(text).labels["Lung Lesion"] == lesion, text
+
+
+@pytest.mark.parametrize(("text", "opacity", "atelectasis"), [
+    ("Low lung volumes with bronchovascular crowding.", None, None),
+    ("Both lungs show mildly low lung volumes with crowding of bronchovascular markings.",
+     None, None),
+    ("Vascular crowding at the bases due to low lung volumes.", None, None),
+    ("Low lung volumes with crowding of the vascular markings and bibasilar atelectasis.",
+     None, 1.0),
+    ("Low lung volumes with bronchovascular crowding and a right lower lobe opacity.", 1.0,
+     None),
+])
+def test_crowded_vessels_of_a_shallow_inspiration_are_not_an_opacity(
+        text: str, opacity: float | None, atelectasis: float | None) -> None:
+    labels = ReportLabeler(scope="report").label(text).labels
+    assert (labels["Lung Opacity"], labels["Atelectasis"]) == (opacity, atelectasis), text
+

@@ -89,7 +89,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "ground glass", "ground-glass opacity", "reticular opacity", "reticulonodular opacity",
         "interstitial opacity", "interstitial markings", "increased interstitial markings",
         "interstitial prominence", "interstitial disease", "interstitial lung disease",
-        "increased lung markings", "increased markings", "bronchovascular crowding",
+        "increased lung markings", "increased markings",
         "interstitial lung markings", "prominent lung markings", "coarse lung markings",
         "coarsened lung markings", "accentuated lung markings", "interstitial changes",
         "interstitial thickening", "interstitial pattern",
@@ -173,6 +173,12 @@ CONCEPTS: tuple[Concept, ...] = (
         "low lung volumes", "low lung volume", "hypoinflation", "hypoinflated",
         "poor inspiration", "shallow inspiration", "low inspiratory volumes", "hypoventilation",
         "decreased lung volumes", "diminished lung volumes", "reduced lung volumes",
+        # Vessels and bronchi drawn together by a shallow inspiration: how low volumes look,
+        # no opacity of the lung (nor atelectasis, unless the report says so).
+        "bronchovascular crowding", "vascular crowding", "crowding of the bronchovascular "
+        "structures", "crowding of bronchovascular markings", "crowding of the vascular "
+        "markings", "crowding of vascular markings", "crowded bronchovascular markings",
+        "crowded vasculature",
     ], label=None, abnormal=False),
     # --- Pneumothorax -----------------------------------------------------------------------
     _c("pneumothorax", "Pneumothorax", [
