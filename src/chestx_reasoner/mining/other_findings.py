@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chestx_reasoner.bench.sample import answer_option
+from chestx_reasoner.bench.sample import FINDING_NAMES, answer_option
 from chestx_reasoner.mining.columns import NO_FINDING_OPTION, option_columns
 from chestx_reasoner.mining.evidence import Evidence, clean_sentence, usable
 from chestx_reasoner.mining.wording import is_plural, join_words
@@ -194,3 +194,21 @@ def denied_in_own_words(item: dict, walk: list[str], evidence: dict[str, Evidenc
     phrases = [p.strip() for o in item["options"] for p in o.split(",")
                if set(option_columns(p)) & set(shadowed)]
     return [c for c in walk if c not in shadowed], list(dict.fromkeys(phrases))
+
+
+def open_summary(answer: str, evidence: dict[str, Evidence], others: list[OtherFinding]
+                 ) -> list[str]:
+    """The findings an open answer lists, as the summary writes them: a column's name, or the
+    answer's own names where two of them share a column ("mass, nodule" is not one "lung
+    lesion"), and the vocabulary's name for the others; a hedged finding stays hedged."""
+    names = answer_names(answer)
+    columns = {n: (option_columns(n) or [None])[0] for n in names}
+    shared = {c for c in columns.values() if c and list(columns.values()).count(c) > 1}
+    status = {o.name: o.status for o in others}
+    out = []
+    for name in names:
+        column = columns[name]
+        said = FINDING_NAMES[column] if column and column not in shared else name
+        hedged = (evidence[column].status if column else status.get(name)) == "uncertain"
+        out.append(said + (" (possible)" if hedged else ""))
+    return sorted(dict.fromkeys(out))

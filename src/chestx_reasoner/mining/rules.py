@@ -32,8 +32,8 @@ from chestx_reasoner.mining.knowledge import RELATED
 from chestx_reasoner.mining.other_findings import (
     OptionOthers,
     OtherFinding,
-    answer_names,
     denied_in_own_words,
+    open_summary,
     option_findings,
     option_statements,
     other_steps,
@@ -372,7 +372,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     if task == "multi_open":
         shown = " ".join(steps)
         steps += [o.sentence for o in others if o.sentence not in shown]
-        names = ", ".join(_open_summary(item["answer"], evidence, others))
+        names = ", ".join(open_summary(item["answer"], evidence, others))
         steps.append(rng.choice([f"In summary, the findings present are: {names}.",
                                  f"Therefore the chest X-ray shows: {names}."]))
     else:
@@ -390,20 +390,3 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
                          for n in optional.denied if n.known]
     return Draft(Chain(steps, key_findings), quoted=quoted, left_out=left_out + sorted(omit))
 
-
-def _open_summary(answer: str, evidence: dict[str, Evidence], others: list[OtherFinding]
-                  ) -> list[str]:
-    """The findings an open answer lists, as the summary writes them: a column's name, or the
-    answer's own names where two of them share a column ("mass, nodule" is not one "lung
-    lesion"), and the vocabulary's name for the others; a hedged finding stays hedged."""
-    names = answer_names(answer)
-    columns = {n: (option_columns(n) or [None])[0] for n in names}
-    shared = {c for c in columns.values() if c and list(columns.values()).count(c) > 1}
-    status = {o.name: o.status for o in others}
-    out = []
-    for name in names:
-        column = columns[name]
-        said = FINDING_NAMES[column] if column and column not in shared else name
-        hedged = (evidence[column].status if column else status.get(name)) == "uncertain"
-        out.append(said + (" (possible)" if hedged else ""))
-    return sorted(dict.fromkeys(out))
