@@ -415,3 +415,23 @@ def test_options_outside_the_columns_the_report_cannot_decide_are_refused(
                    options=_GRANULOMA_OPTIONS, answer="A", report=report)
     assert record["mining"]["status"] == "dropped"
     assert why in record["mining"]["why"], record["mining"]["why"]
+
+
+def test_a_distractor_stated_in_an_unquotable_sentence_is_said_in_plain_words(
+        backend: RulesBackend) -> None:
+    """A run-on sentence (or one about the reporting) is never quoted, a distractor's no more
+    than the answer's: the chain says the finding's status in the option's words instead."""
+    run_on = ("There is a moderate hiatal hernia which was also seen on the prior CT of the "
+              "abdomen and pelvis performed for abdominal pain and which is again noted "
+              "posterior to the heart with an air-fluid level, unchanged in size and "
+              "configuration since the examination performed several years ago elsewhere.")
+    report = f"Findings: Small left pleural effusion. {run_on} No pneumothorax."
+    record = _mine(backend, task="multi", question="Which findings are in this chest X-ray?",
+                   options=["pleural effusion", "hiatal hernia, pneumothorax", "pneumothorax",
+                            "cardiomegaly, pleural effusion"], answer="A", report=report)
+    assert record["mining"]["status"] == "kept", record["mining"]
+    steps = record["reasoning"]
+    assert "Hiatal hernia is present." in steps
+    assert not any("air-fluid level" in step for step in steps)
+    assert chain_answer(record, steps) == "A"
+

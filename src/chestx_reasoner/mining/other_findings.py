@@ -124,7 +124,12 @@ def distractor_status(named: NamedFinding, labeled: LabeledReport, report: str
     mention = _mention(named, labeled)
     if mention is None:
         return None, None
-    return OtherFinding(named.name, mention.status, clean_sentence(mention.evidence.sentence)), None
+    sentence = clean_sentence(mention.evidence.sentence)
+    if not usable(sentence):  # a reporting sentence or a run-on: the status in plain words
+        words = named.phrase or named.name
+        said = "possible" if mention.status == "uncertain" else "present"
+        sentence = f"{words[0].upper()}{words[1:]} {'are' if is_plural(words) else 'is'} {said}."
+    return OtherFinding(named.name, mention.status, sentence), None
 
 
 @dataclass(slots=True)
