@@ -290,7 +290,7 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         return _refuse(f"the report states no change in {name}")
     if direction != option:
         return _refuse(f"the report says {name} {direction}, the answer {option}")
-    plan = plan_sentence(rng, item, asked)
+    plan = plan_sentence(rng, item, asked)  # drawn either way, as in mine_rules
     steps = [] if brief else [plan]
     quoted: dict[int, list[str]] = {}
     for when, e in (("prior", before), ("current", now)):
@@ -364,7 +364,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     own_words: list[str] = []
     if optional is not None:
         walk, own_words = denied_in_own_words(item, walk, evidence, optional)
-    plan = plan_sentence(rng, item, asked)
+    plan = plan_sentence(rng, item, asked)  # drawn either way: brief = full minus its words
     steps = [] if brief else [plan]
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=len(steps),
                                    keep_first=task == "binary", brief=brief)
