@@ -21,8 +21,11 @@ replay on the component that error belongs to:
 The perturbations are built from the text with their own small word lists, not with the
 judge's readers (a judge graded on its own reading would prove nothing), and only where the
 error is real: a swap needs the report to state that side (and not the other) next to the same
-word, a flip needs the report not to support the new status. It prints, per perturbation, how
-many chains it applied to and the share whose target component dropped. Goal: >= 0.95 each.
+word, a flip needs the report not to support the new status, and dropped steps must lose a
+finding that nothing kept states again: not in a radiologist's other words ("heart size is
+normal" for "no cardiomegaly"), nor in the answer, nor in an option the kept text names by
+letter; a plan dropped loses nothing. It prints, per perturbation, how many chains it applied
+to and the share whose target component dropped. Goal: >= 0.95 each.
 `--show NAME` prints the misses of one perturbation (text before and after, both scores).
 """
 
@@ -307,18 +310,79 @@ _DEFINING = re.compile(r"\b(?:characteri[sz]ed|refers? to|defined|involves?|is a
                        r"typically|usually|commonly|appears? as|seen as|such as|question|"
                        r"problem|task|indicates? (?:excess|fluid|air)|may|might|could)\b",
                        re.I)
+# A plan in the imperative or the first person ("Search for rib fractures by ...", "I begin by
+# examining the heart size ...", "This requires examining ... for any nodule") and a framing
+# of the options ("One of the potential findings is ...") say what to look at, not what is seen.
+_FRAMING = re.compile(r"^(?:(?:first|next|then|finally|now|initially|lastly),?\s+)?"
+                      r"(?:search|identify|begin|start|look|check|evaluate|assess|examine|"
+                      r"review|analy[sz]e|consider|inspect|focus|compare)\b|"
+                      r"\b(?:I|we)\s+(?:begin|start|will|consider|need|first|then|next)\b|"
+                      r"\brequires?\s+(?:\w+\s+)?examin|\bpotential findings?\b|"
+                      r"\bprovided options\b", re.I)
 
 
 def observing(sentence: str) -> bool:
     """A sentence that states a finding of this patient (not a plan or a definition)."""
     return bool(_FINDING.search(sentence)) and not _PLANNING.search(sentence) \
-        and not _DEFINING.search(sentence)
+        and not _DEFINING.search(sentence) and not _FRAMING.search(sentence)
 
 
-# Stems (the six letters `dropped` compares) that name the same finding: "lung collapse" is
-# not lost where the kept text says "atelectasis", nor an "opacity" beside "opacification".
-SAME_FINDING = {"collap": ("atelec",), "atelec": ("collap",), "opacit": ("opacif",),
-                "infilt": ("opacit", "opacif")}
+# What states a finding again in a radiologist's other words: "the heart size is normal" is
+# "no cardiomegaly", "effusion" the pleural effusion, "granuloma" a nodule, "cicatrix" a scar,
+# "collapse" an atelectasis. A finding the dropped sentences name is lost only where none of
+# its forms is left. Keys are `finding_key`s; "pneumothorax" and "pneumonia" stay apart.
+RESTATED = {
+    "pneumothorax": r"pneumothora", "effusion": r"effusion", "consolidation": r"consolidat",
+    "edema": r"o?edema", "atelectasis": r"atelecta|collaps", "collapse": r"atelecta|collaps",
+    "cardiomegaly": r"cardiomegaly|(?:heart|cardiac)\s+(?:size|silhouette|enlargement)|"
+                    r"enlarged\s+heart|heart\s+is\s+(?:\w+\s+)?enlarged",
+    "enlarged cardiomediastinum": r"cardiomediastin|mediastin",
+    "opacity": r"opacit|opacif", "infiltrate": r"infiltrat|opacit|opacif|consolidat",
+    "pneumonia": r"pneumonia|infecti", "nodule": r"nodul|granulom", "mass": r"\bmass",
+    "lesion": r"lesion|nodul|\bmass", "fracture": r"fractur", "congestion": r"congest",
+    "emphysema": r"emphysem", "scarring": r"scar|cicatri|fibro", "fibrosis": r"fibro|scar|cicatri",
+    "hyperinflation": r"hyperinfla|hyperexpan|hyperdist", "thickening": r"thicken",
+}
+# Lungs called clear deny every finding of the parenchyma: a denied consolidation, nodule or
+# atelectasis is still denied where the kept chain says "the lungs are clear".
+_PARENCHYMA = {"consolidation", "opacity", "infiltrate", "atelectasis", "collapse", "pneumonia",
+               "nodule", "mass", "lesion", "edema"}
+_LUNGS_CLEAR = re.compile(r"\b(?:lungs?|lung fields?)\s+(?:\w+\s+){0,2}clear\b|"
+                          r"\bclear\s+lungs?\b", re.I)
+_PLURAL = {"effusions": "effusion", "consolidations": "consolidation", "opacities": "opacity",
+           "nodules": "nodule", "masses": "mass", "fractures": "fracture",
+           "infiltrates": "infiltrate", "lesions": "lesion"}
+_LETTER = re.compile(r"\b(?i:options?)\s+\(?([A-F])\b|\b([A-F])\)")
+
+
+def finding_key(word: str) -> str:
+    """One name per finding word: "Pleural effusions" -> "effusion"."""
+    word = re.sub(r"\s+", " ", word.lower())
+    word = word.removeprefix("pleural ")
+    return _PLURAL.get(word, word)
+
+
+def lost_findings(item: dict, gone: list[str], kept: str) -> set[str]:
+    """Findings the `gone` sentences name that nothing in `kept` states again. What is kept
+    includes the answer (the replayed prediction gives it with its option's words) and every
+    option the kept text names by letter ("ruling out option A" says A's findings again)."""
+    options = [str(o) for o in item.get("options") or []]
+    said = [kept, str(item.get("answer") or ""), answer_option(item) or ""]
+    for match in _LETTER.finditer(kept):
+        index = ord((match.group(1) or match.group(2)).upper()) - ord("A")
+        if index < len(options):
+            said.append(options[index])
+    text = " ".join(said).lower()
+    lost = set()
+    for sentence in gone:
+        for match in _FINDING.finditer(sentence):
+            key = finding_key(match.group())
+            if re.search(RESTATED.get(key, re.escape(key)), text):
+                continue
+            if key in _PARENCHYMA and _NEGATION.search(sentence) and _LUNGS_CLEAR.search(text):
+                continue
+            lost.add(key)
+    return lost
 
 
 def dropped(item: dict, steps: list[str]) -> list[str] | None:
@@ -327,12 +391,11 @@ def dropped(item: dict, steps: list[str]) -> list[str] | None:
     if len(body) < 2:
         return None
     gone = set(body[::2])
-    # A finding named again anywhere in what is kept (a hedge, a recap, the conclusion) is
-    # not lost: the real chains restate their findings, and a judge is right to still
-    # count it recalled.
-    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone).lower()
-    lost = {m.group().lower()[:6] for k in gone for m in _FINDING.finditer(parts[k][1])}
-    if all(any(stem in kept for stem in (word, *SAME_FINDING.get(word, ()))) for word in lost):
+    # A finding named again anywhere in what is kept (a hedge, a recap, the conclusion, the
+    # answer) is not lost: the real chains restate their findings, and a judge is right to
+    # still count it recalled.
+    kept = " ".join(s for k, (_, s) in enumerate(parts) if k not in gone)
+    if not lost_findings(item, [parts[k][1] for k in sorted(gone)], kept):
         return None  # every finding it states is stated again elsewhere: nothing is lost
     return rebuild(steps, [p for k, p in enumerate(parts) if k not in gone])
 
