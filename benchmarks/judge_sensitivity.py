@@ -328,11 +328,13 @@ def observing(sentence: str) -> bool:
 
 
 # What states a finding again in a radiologist's other words: "the heart size is normal" is
-# "no cardiomegaly", "effusion" the pleural effusion, "granuloma" a nodule, "cicatrix" a scar,
-# "collapse" an atelectasis. A finding the dropped sentences name is lost only where none of
-# its forms is left. Keys are `finding_key`s; "pneumothorax" and "pneumonia" stay apart.
+# "no cardiomegaly", sharp costophrenic angles no pleural effusion, "granuloma" a nodule,
+# "cicatrix" a scar, "collapse" an atelectasis. A finding the dropped sentences name is lost
+# only where none of its forms is left. Keys are `finding_key`s; "pneumothorax" and
+# "pneumonia" stay apart.
 RESTATED = {
-    "pneumothorax": r"pneumothora", "effusion": r"effusion", "consolidation": r"consolidat",
+    "pneumothorax": r"pneumothora", "effusion": r"effusion|costophrenic|pleural fluid",
+    "consolidation": r"consolidat",
     "edema": r"o?edema", "atelectasis": r"atelecta|collaps", "collapse": r"atelecta|collaps",
     "cardiomegaly": r"cardiomegaly|(?:heart|cardiac)\s+(?:size|silhouette|enlargement)|"
                     r"enlarged\s+heart|heart\s+is\s+(?:\w+\s+)?enlarged",
@@ -367,7 +369,10 @@ def lost_findings(item: dict, gone: list[str], kept: str) -> set[str]:
     includes the answer (the replayed prediction gives it with its option's words) and every
     option the kept text names by letter ("ruling out option A" says A's findings again)."""
     options = [str(o) for o in item.get("options") or []]
-    said = [kept, str(item.get("answer") or ""), answer_option(item) or ""]
+    chosen = answer_option(item) or ""
+    said = [kept, str(item.get("answer") or ""), chosen]
+    if chosen.strip().lower() in ("normal", "no finding"):
+        said += options  # a normal answer denies every other option's finding
     for match in _LETTER.finditer(kept):
         index = ord((match.group(1) or match.group(2)).upper()) - ord("A")
         if index < len(options):

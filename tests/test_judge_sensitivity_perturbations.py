@@ -39,6 +39,8 @@ def test_a_finding_said_again_in_other_words_is_not_lost() -> None:
                                    "The heart size is normal.")
     assert not bench.lost_findings(item, ["A small left pleural effusion is seen."],
                                    "The effusion is unchanged.")
+    assert not bench.lost_findings(item, ["There is no pleural effusion."],
+                                   "The costophrenic angles are sharp.")
     assert not bench.lost_findings(item, ["A calcified nodule in the left mid lung."],
                                    "A calcified granuloma is present.")
     # Clear lungs deny each finding of the parenchyma, not what they assert.
@@ -64,6 +66,9 @@ def test_the_answer_and_options_named_by_letter_say_their_findings_again() -> No
                                    "Option A is ruled out. The answer is B.")
     assert bench.lost_findings(item, ["There is no pleural effusion."],
                                "The answer is B.") == {"effusion"}
+    # A normal answer denies every option's finding.
+    normal = {**item, "options": ["pleural effusion", "cardiomegaly", "normal"], "answer": "C"}
+    assert not bench.lost_findings(normal, ["There is no pleural effusion."], "The answer is C.")
 
 
 def test_dropped_steps_skips_a_chain_that_loses_nothing_and_drops_one_that_does() -> None:
