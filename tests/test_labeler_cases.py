@@ -118,6 +118,24 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Findings are more compatible with atelectasis than pneumonia.", "Atelectasis", PRESENT,
      None),
     ("Small left pleural effusion, if any.", "Pleural Effusion", UNCERTAIN, None),
+    # A finding raised for the clinician to consider is a hedge, not a finding.
+    ("The possibility of supervening pneumonia must be seriously considered in the "
+     "appropriate clinical setting.", "Pneumonia", UNCERTAIN, None),
+    ("In the appropriate clinical setting, superimposed pneumonia would have to be "
+     "considered.", "Pneumonia", UNCERTAIN, None),
+    ("Aspiration should be considered.", "Pneumonia", UNCERTAIN, None),
+    ("Consider early pneumonia.", "Pneumonia", UNCERTAIN, None),
+    ("Atelectasis is favored, though pneumonia remains a consideration.", "Pneumonia",
+     UNCERTAIN, None),
+    ("Atelectasis is favored, though pneumonia remains a consideration.", "Atelectasis",
+     PRESENT, None),
+    ("Superimposed edema is a possibility.", "Edema", UNCERTAIN, None),
+    # ... and one judged improbable is called against.
+    ("Pneumonia is unlikely.", "Pneumonia", ABSENT, None),
+    ("A significant pleural effusion is considered unlikely.", "Pleural Effusion", ABSENT,
+     None),
+    ("The opacity is unlikely to represent pneumonia.", "Pneumonia", ABSENT, None),
+    ("Pneumonia is less likely.", "Pneumonia", UNCERTAIN, None),
     ("Kerley B-lines are noted at the lung bases.", "Edema", PRESENT, None),
     # A resolved differential is gone, whichever finding it was.
     ("Interval resolution of streaky opacities at the right base consistent with either "

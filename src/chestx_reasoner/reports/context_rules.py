@@ -30,6 +30,7 @@ NEGATION_FORWARD = (
     "no significant", "no large", "no visible", "no visualized", "no appreciable",
     "no suspicious", "no residual", "absent", "no discrete", "no obvious", "no frank",
     "no overt", "not seen", "not identified", "no gross",
+    "unlikely to represent", "unlikely to reflect", "unlikely to be",
 )
 NEGATION_BACKWARD = (
     "is absent", "are absent", "not seen", "is not seen", "are not seen", "not identified",
@@ -38,6 +39,9 @@ NEGATION_BACKWARD = (
     # "no definite X" is negative in CheXpert's reading, and so is its backward form.
     "not definitely appreciated", "not definitely seen", "not definitely identified",
     "not definitely visualized", "not definitely demonstrated",
+    # A finding the radiologist judges improbable is called against ("pneumonia is unlikely").
+    "is unlikely", "are unlikely", "considered unlikely", "thought unlikely", "felt unlikely",
+    "seems unlikely", "appears unlikely", "is very unlikely",
 )
 # Normality words negate only structures ("heart size is normal"), never a nearby finding.
 NORMALITY_BIDIRECTIONAL = (
@@ -72,6 +76,9 @@ UNCERTAIN_FORWARD = (
     "presumed", "presumably", "cannot be distinguished from", "or possibly", "obscuring",
     "may have", "may also", "could also", "can be", "would be", "correlate clinically for",
     "questionably", "likely versus", "maybe",
+    # A finding the radiologist asks the clinician to consider is raised, not found ("the
+    # possibility of supervening pneumonia must be considered", "consider aspiration").
+    "possibility of", "consider", "consideration of",
 )
 UNCERTAIN_BACKWARD = (
     "is possible", "are possible", "not excluded", "is suspected", "are suspected",
@@ -79,6 +86,9 @@ UNCERTAIN_BACKWARD = (
     "may be present", "could be present", "might be present", "is equivocal",
     "in question", "cannot be distinguished", "is not well seen",
     "if any", "if present",  # "small effusion, if any": hedged, not asserted
+    "be considered", "be seriously considered", "is a consideration", "is a possibility",
+    "are a possibility", "remains a consideration", "remains a possibility", "less likely",
+    "is less likely",
 )
 # "Top normal" and "at the upper limits of normal" are normal: a radiologist who writes them
 # is saying the heart is not enlarged (so they fall to NORMALITY's "normal"); "borderline"
