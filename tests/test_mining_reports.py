@@ -51,6 +51,13 @@ def _binary(finding: str, answer: str, report: str) -> dict:
     ("Lungs: Low lung volumes with mild worsening of pulmonary edema",
      "Low lung volumes with mild worsening of pulmonary edema."),
     ("Heart size is normal compared to the prior exam.", "Heart size is normal."),
+    # The exam named ahead of the first finding is a heading.
+    ("AP chest compared to ___ through ___: Moderately severe pulmonary edema on ___ has "
+     "improved.", "Moderately severe pulmonary edema has improved."),
+    ("PA and lateral chest compared to ___: The heart is normal in size.",
+     "The heart is normal in size."),
+    ("Portable AP chest radiograph: Small left pleural effusion.", "Small left pleural effusion."),
+    ("The AP chest radiograph shows clear lungs.", "The AP chest radiograph shows clear lungs."),
 ])
 def test_report_sentences_are_cleaned_to_stand_alone(raw: str, clean: str) -> None:
     assert clean_sentence(raw) == clean

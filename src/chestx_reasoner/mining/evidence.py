@@ -35,6 +35,13 @@ _COMPARISON = re.compile(
     r"\s+\S+\s+___)?,?)", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\s*\b(?:on|from|of|at|dated|since|by|with|to|in)?\s*_{2,}\s*"
                           r"(?:at\s+_{2,})?", re.IGNORECASE)
+# The exam named ahead of the first finding ("AP chest compared to ___ through ___: ..."): a
+# heading, not part of what was seen.
+_EXAM_HEADER = re.compile(
+    r"^(?:(?:portable|single|frontal|upright|semi-?upright|supine|semi-?erect)\s+)*"
+    r"(?:ap|pa)(?:\s+(?:and|&)\s+lateral)?\s+(?:view\s+of\s+the\s+)?chest"
+    r"(?:\s+(?:radiographs?|x-rays?|films?|views?))?"
+    r"(?:\s+(?:compared|in comparison)\s+(?:to|with)\s+[^:]{0,40})?:\s+(?=\S)", re.IGNORECASE)
 _SUBHEADER = re.compile(r"^(?:[A-Z][A-Za-z]+(?: (?:and|&) [A-Za-z]+| [A-Za-z]+)?):\s+(?=\S)")
 _LIST_NUMBER = re.compile(r"^\s*(?:\(?\d{1,2}[.)]\s*|[-*•]\s+)")
 _REPORT_WORDS = re.compile(r"\b(?:previously |prior |as )?reported\b|\breport\b|\bplan\b",
@@ -78,6 +85,7 @@ def clean_sentence(text: str) -> str:
     """A report sentence made to stand alone in a chain (empty when nothing is left)."""
     text = " ".join(text.split())
     text = _LIST_NUMBER.sub("", text)
+    text = _EXAM_HEADER.sub("", text)
     text = _SUBHEADER.sub("", text)
     if sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text)):
         text = text.lower()
