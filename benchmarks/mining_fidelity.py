@@ -234,10 +234,11 @@ def eye_check(path: Path, mined: list[dict]) -> str:
     now = {r["id"]: r["reasoning"] for r in mined}
     bad = sum(r["contradicts"] for r in records)
     here = [r for r in records if r["id"] in now]
-    same = sum(now[r["id"]] == r["reasoning"] for r in here)
+    same = [r for r in here if now[r["id"]] == r["reasoning"]]
     return (f"by eye ({path.name}): {bad} of {len(records)} sampled chains state something "
-            f"their report contradicts; {same} of the {len(here)} in this split read the same "
-            "today")
+            f"their report contradicts; {sum(r['contradicts'] for r in here)} of the "
+            f"{len(here)} in this split; {len(same)} of those read the same today "
+            f"({sum(r['contradicts'] for r in same)} contradicting)")
 
 
 def main() -> None:
