@@ -2,6 +2,7 @@
 
     python benchmarks/mining_fidelity.py --data ../shared/data/radrscore-mimic-dev.jsonl
         [--split all|calib|holdout] [--backend rules|llm --llm-url URL --llm-model NAME]
+        [--style full|brief]
         [--dump mined.jsonl] [--eye tests/fixtures/mining_fidelity_eye.jsonl]
 
 Each distinct item of the dump (same task, report, question, options and answer: the file holds
@@ -148,7 +149,7 @@ def make_backend(args: argparse.Namespace) -> Any:
                                       concurrency=args.concurrency))
     from chestx_reasoner.mining.run import RulesBackend
 
-    return RulesBackend(seed=0)
+    return RulesBackend(seed=0, style=args.style)
 
 
 def mine(items: list[dict], backend: Any) -> tuple[list[dict], float]:
@@ -246,6 +247,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT)
     parser.add_argument("--split", choices=("all", "calib", "holdout"), default="all")
     parser.add_argument("--backend", choices=("rules", "llm"), default="rules")
+    parser.add_argument("--style", choices=("full", "brief"), default="full",
+                        help="rules chains with or without their plan sentences")
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -261,8 +264,9 @@ def main() -> None:
                          "unstated_signs": unstated_signs(record)}
                 handle.write(json.dumps({**record, **extra}) + "\n")
     rows = summarise(items, mined)
+    style = f", style {args.style}" if args.backend == "rules" else ""
     table = Table(title=f"mining fidelity: {args.data.name}, split {args.split}, "
-                        f"backend {args.backend}")
+                        f"backend {args.backend}{style}")
     columns = ("task", "items", "kept/rep/drop/none", "recall", "recall kept", "precision",
                "conflict", "unstated signs", "distinct sent. (GPT-4o)", "words (GPT-4o)",
                "findings (GPT-4o)")
