@@ -661,3 +661,19 @@ def test_crowded_vessels_of_a_shallow_inspiration_are_not_an_opacity(
     labels = ReportLabeler(scope="report").label(text).labels
     assert (labels["Lung Opacity"], labels["Atelectasis"]) == (opacity, atelectasis), text
 
+
+
+@pytest.mark.parametrize(("text", "devices"), [
+    ("Kerley B lines are seen at the lung bases.", None),
+    ("Septal lines are present at both bases.", None),
+    ("There are no irregular opacities or lines indicative of scarring.", None),
+    ("A visceral pleural line with no lung markings beyond this line.", None),
+    ("Right PIC line ends in the upper SVC.", 1.0),
+    ("Right internal jugular line terminates at the cavoatrial junction.", 1.0),
+    ("The line tip projects over the cavoatrial junction.", 1.0),
+    ("Lines and tubes are unchanged in position.", 1.0),
+    ("No lines or tubes are seen.", 0.0),
+])
+def test_a_bare_line_is_no_catheter(text: str, devices: float | None) -> None:
+    labels = ReportLabeler(scope="report").label(text).labels
+    assert labels["Support Devices"] == devices, text

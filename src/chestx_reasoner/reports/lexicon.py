@@ -237,8 +237,15 @@ CONCEPTS: tuple[Concept, ...] = (
         "port-a-cath", "port a cath", "porta cath", "portacath", "mediport", "power port",
         "internal jugular catheter", "ij catheter", "ij line", "subclavian catheter",
         "subclavian line", "swan-ganz catheter", "swan ganz catheter", "pulmonary artery catheter",
-        "dialysis catheter", "hemodialysis catheter", "catheter", "venous catheter", "line",
-        "lines", "port", "infusion port", "double-lumen catheter", "triple-lumen catheter",
+        "dialysis catheter", "hemodialysis catheter", "catheter", "venous catheter",
+        "port", "infusion port", "double-lumen catheter", "triple-lumen catheter",
+        # A bare "line" is as often a sign ("Kerley B lines", "septal lines", "lines of
+        # scarring", "the pleural line and no markings beyond this line"): only a line named
+        # as a device counts.
+        "pic line", "pick line", "arterial line", "pulmonary arterial line", "midline catheter",
+        "line tip", "tip of the line", "venous access line", "central access line",
+        "internal jugular line", "jugular line", "internal jugular venous line", "femoral line",
+        "dialysis line", "hemodialysis line", "venous line", "access line",
     ]),
     _c("cardiac device", DEVICES, [
         "pacemaker", "pacer", "pacemaker leads", "pacer leads", "pacing leads", "pacing wires",
@@ -255,7 +262,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("surgical hardware", DEVICES, [
         "hardware", "orthopedic hardware", "spinal fusion hardware", "fixation hardware", "plate",
         "screws", "coil", "coils", "embolization coils", "device", "devices", "support devices",
-        "monitoring devices", "tubes and lines", "lines and tubes", "tube", "tubes",
+        "monitoring devices", "tubes and lines", "lines and tubes", "lines or tubes",
+        "tubes or lines", "lines and devices", "lines or devices", "tube", "tubes",
         "prosthesis", "arthroplasty", "shoulder arthroplasty", "cardiac monitor",
     ]),
     # Not support devices in CheXpert's sense (its labeler does not count them), and no sign of
