@@ -118,6 +118,14 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Findings are more compatible with atelectasis than pneumonia.", "Atelectasis", PRESENT,
      None),
     ("Small left pleural effusion, if any.", "Pleural Effusion", UNCERTAIN, None),
+    # Degenerative change of the spine and a tortuous aorta, in the words reports use.
+    ("Degenerative endplate changes of the spine.", "spinal degeneration", PRESENT, None),
+    ("Mild degenerative disc change at the thoracic spine.", "spinal degeneration", PRESENT,
+     None),
+    ("There is mild thoracic spine degenerative change.", "spinal degeneration", PRESENT, None),
+    ("Tortuous and ectatic appearing aorta.", "tortuous aorta", PRESENT, None),
+    ("Mild tortuosity of the descending thoracic aorta.", "tortuous aorta", PRESENT, None),
+    ("The aorta is tortuous.", "tortuous aorta", PRESENT, None),
     # A finding raised for the clinician to consider is a hedge, not a finding.
     ("The possibility of supervening pneumonia must be seriously considered in the "
      "appropriate clinical setting.", "Pneumonia", UNCERTAIN, None),

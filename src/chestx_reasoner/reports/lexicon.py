@@ -57,6 +57,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "unfolding of the aorta", "ectatic aorta", "tortuous thoracic aorta",
         "tortuosity of the thoracic aorta", "aortic ectasia", "dilated aorta",
         "aortic enlargement", "aortic aneurysm",
+        # On a chest film tortuosity is the aorta's ("tortuous and ectatic appearing aorta",
+        # "mild tortuosity of the descending thoracic aorta", "the aorta is tortuous").
+        "tortuous", "tortuosity", "ectatic",
     ], label=None, abnormal=False),
     # --- Cardiomegaly -----------------------------------------------------------------------
     _c("cardiomegaly", "Cardiomegaly", [
@@ -314,6 +317,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "degenerative spine", "arthritic changes", "sclerosis of thoracic vertebrae",
         "degenerative changes of the thoracic spine", "arthritis", "osteoarthritis",
         "degenerative joint disease", "diffuse idiopathic skeletal hyperostosis",
+        "degenerative change", "degenerative endplate changes", "endplate degenerative changes",
+        "degenerative disc change", "degenerative disc changes", "spondylotic changes",
+        "degenerative spondylosis",
     ], label=None),
     _c("scoliosis", None, [
         "scoliosis", "dextroscoliosis", "levoscoliosis", "kyphosis", "kyphoscoliosis",
