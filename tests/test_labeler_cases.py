@@ -126,6 +126,17 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("Tortuous and ectatic appearing aorta.", "tortuous aorta", PRESENT, None),
     ("Mild tortuosity of the descending thoracic aorta.", "tortuous aorta", PRESENT, None),
     ("The aorta is tortuous.", "tortuous aorta", PRESENT, None),
+    # Lung markings missing beyond the pleural line are a pneumothorax, whose own negation
+    # denies nothing else in the sentence.
+    ("Absence of lung markings beyond the pleural line indicates a right pneumothorax.",
+     "Pneumothorax", PRESENT, None),
+    ("There is a visible pleural line with absence of lung markings beyond it, consistent "
+     "with a pneumothorax.", "Pneumothorax", PRESENT, None),
+    ("No lung markings are seen beyond the pleural line at the right apex.", "Pneumothorax",
+     PRESENT, None),
+    ("There is no pleural line or absence of lung markings to suggest a pneumothorax.",
+     "Pneumothorax", ABSENT, None),
+    ("No acute abnormality such as pneumonia or pneumothorax.", "Pneumothorax", ABSENT, None),
     # A finding raised for the clinician to consider is a hedge, not a finding.
     ("The possibility of supervening pneumonia must be seriously considered in the "
      "appropriate clinical setting.", "Pneumonia", UNCERTAIN, None),

@@ -17,6 +17,7 @@ from spacy.pipeline import Sentencizer
 
 from chestx_reasoner.reports import context_rules as cr
 from chestx_reasoner.reports.labeler import TARGETS, ReportLabeler
+from chestx_reasoner.reports.sentence_context import NO_FINDING_KEY
 from chestx_reasoner.reports.sentences import _sentences, sentence_starts, unwrap
 from chestx_reasoner.reports.vocabulary import concepts
 from test_labeler_cases import CASES
@@ -64,6 +65,15 @@ def modifier_reading(doc) -> list[list[tuple]]:
             for target in doc.spans[TARGETS]]
 
 
+def owns_a_negation(doc) -> bool:
+    """A finding's target opens with a negation of its own ("absence of lung markings", the
+    sign of a pneumothorax): the sentence-wise component takes that negation as part of the
+    target, medspacy as a modifier of the sentence's other targets."""
+    negations = tuple(f"{cue} " for cue in (*cr.NEGATION_FORWARD, *cr.NEGATION_BACKWARD))
+    return any(t.label_ != NO_FINDING_KEY and t.text.lower().startswith(negations)
+               for t in doc.spans[TARGETS])
+
+
 def test_sentence_wise_context_reads_as_medspacys_document_wide_context(nlp):
     reference = ConText(nlp, name="reference_context", rules=None, span_attrs=None,
                         input_span_type="group", span_group_name=TARGETS)
@@ -71,7 +81,7 @@ def test_sentence_wise_context_reads_as_medspacys_document_wide_context(nlp):
     reference.add(cr.build_context_rules(anatomy, {c.key for c in concepts()} - anatomy))
     before_context = [proc for name, proc in nlp.pipeline if name != "chestx_sentence_context"]
     ours = nlp.get_pipe("chestx_sentence_context")
-    modified = 0
+    modified = owning = 0
     for text in texts():
         docs = []
         for _ in range(2):
@@ -80,9 +90,13 @@ def test_sentence_wise_context_reads_as_medspacys_document_wide_context(nlp):
                 doc = proc(doc)
             docs.append(doc)
         ours_read = modifier_reading(ours(docs[0]))
+        if owns_a_negation(docs[1]):
+            owning += 1  # read on purpose otherwise: the sentence cases say how
+            continue
         assert ours_read == modifier_reading(reference(docs[1])), text
         modified += sum(map(bool, ours_read))
     assert modified > 150  # the cases do exercise negation, hedges and change words
+    assert 0 < owning < 10
 
 
 def per_character_unwrap(text: str) -> tuple[str, list[int]]:

@@ -225,6 +225,15 @@ def test_plans_and_definitions_assert_nothing_observations_do() -> None:
         "observation"
     assert kind("Another finding is a small left effusion.") == "observation"
     assert kind("The other options are not supported by the images.") == "observation"
+    # How a finding is recognised, or what it will show, is a definition; what can be seen
+    # here is not.
+    assert kind("A pneumothorax is characterised by air in the pleural space, which can be "
+                "identified by the absence of lung markings.") == "generic"
+    assert kind("Pneumothorax can be identified by a visible pleural line.") == "generic"
+    assert kind("In a pneumothorax the lung markings will be absent beyond the line.") == \
+        "generic"
+    assert kind("No pleural line can be identified.") == "observation"
+    assert kind("A small right pneumothorax can be identified at the apex.") == "observation"
     assert phrase_status("irregular nodule", "There isn’t a distinct irregular nodule.") == \
         "absent"
     assert phrase_status("nodule in lingula", "A calcified granuloma is in the lingula.") is None

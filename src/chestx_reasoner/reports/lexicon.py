@@ -191,6 +191,13 @@ CONCEPTS: tuple[Concept, ...] = (
         # bare "line" is a catheter); air in the pleural space is one by definition.
         "pleural line", "pleural lines", "pleural edge", "air in the pleural space",
         "air within the pleural space", "air in the pleural cavity",
+        # Lung markings missing beyond that line are the same sign, in words that hold a
+        # negation of their own: "absence of lung markings beyond the pleural line" sees a
+        # pneumothorax ("no pleural line or absence of lung markings" still denies one).
+        "absence of lung markings", "absent lung markings", "lack of lung markings",
+        "no lung markings", "without lung markings", "devoid of lung markings",
+        "absence of vascular markings", "absent vascular markings", "lack of vascular markings",
+        "no vascular markings", "devoid of vascular markings",
     ]),
     # --- Pleural Effusion -------------------------------------------------------------------
     _c("pleural effusion", EFFUSION, [

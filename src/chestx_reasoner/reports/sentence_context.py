@@ -23,7 +23,12 @@ from medspacy.context import ConText, ConTextGraph, ConTextModifier
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from chestx_reasoner.reports.context_rules import NEGATED
 from chestx_reasoner.reports.sentences import sentence_starts
+from chestx_reasoner.reports.vocabulary import concepts
+
+# "No acute abnormality" is a finding of its own whose "no" still denies what it lists.
+NO_FINDING_KEY = next(c.key for c in concepts() if c.observation == "No Finding")
 
 
 class SentenceContext:
@@ -41,12 +46,19 @@ class SentenceContext:
     def __call__(self, doc: Doc) -> Doc:
         targets = list(doc.spans[self.span_group_name])
         matcher = self.context._ConText__matcher  # medspacy keeps its matcher private
+        # A finding named by a negation of its own ("absence of lung markings" beyond the
+        # pleural line is a pneumothorax) owns that negation: it denies nothing else.
+        # medspacy's prune_on_target_overlap would drop every overlapping modifier, the change
+        # of "increased heart size" too.
+        owned = {t.start: t.end for t in targets if t.label_ != NO_FINDING_KEY}
         starts = sentence_starts(doc)
         ends = [*starts[1:], len(doc)]
         by_sentence: dict[int, tuple[list, list]] = {}
         modifiers = []
         for match_id, start, end in matcher(doc):
             rule = matcher.rule_map[self._vocab[match_id].text]
+            if rule.category == NEGATED and end <= owned.get(start, -1):
+                continue
             number = bisect.bisect_right(starts, start) - 1
             scope = _scope(rule, start, end, starts[number], ends[number])
             modifier = ConTextModifier(rule, start, end, doc, *scope)

@@ -60,13 +60,15 @@ _GENERIC = re.compile(
     r"\b(?:would|typically|usually|generally|classically|often|commonly|characteri[sz]ed|"
     r"refers? to|defined as|is a (?:condition|finding|term|sign)|are (?:conditions|findings)|"
     r"can (?:appear|present|show|be seen|cause|create|produce|mimic|indicate|suggest|result|"
-    r"lead)|may (?:appear|"
+    r"lead|be (?:identified|recogni[sz]ed|detected|diagnosed|spotted|visuali[sz]ed) by)|"
+    r"may (?:appear|"
     r"present|show|be seen as|manifest)|might (?:appear|present|show)|appears? as|presents? as|"
     r"manifests? as|is seen as|involves?|requires?|calls? for|if (?:present|there)|if any|"
     r"occurs? (?:when|if|because)|there will be|in (?:the )?cases? (?:of (?:an?|the)|where)|"
     r"(?:might|may|could) be occurring|"
     r"if the|when present|in cases? of|(?:^|:\s*)seen as|will (?:be indicative|appear|show|be "
-    r"seen)|should (?:show|appear|be seen|reveal|demonstrate|be (?:midline|normal|clear|sharp)|be "
+    r"seen|be (?:absent|present|visible|evident|lost|missing))|"
+    r"should (?:show|appear|be seen|reveal|demonstrate|be (?:midline|normal|clear|sharp)|be "
     r"(?:evaluated|assessed|examined|checked|inspected|reviewed))|(?:(?:this|the|that) option|"
     r"option [a-h][*_]*) (?:mentions|lists|names|describes|includes|proposes|states|suggests))\b",
     re.I)
