@@ -374,7 +374,8 @@ def test_open_answers_outside_the_columns_are_stated_in_the_reports_words(
 
 @pytest.mark.parametrize(("answer", "why"), [
     ("degenerative changes in spine", "absent in the report"),  # the report never says it
-    ("azygos lobe of lung", "vocabulary does not know"),  # no concept to read it by
+    ("azygos lobe of lung", "absent in the report"),
+    ("unsatisfactory technical quality of image", "vocabulary does not know"),  # no concept
 ])
 def test_open_answers_the_report_does_not_state_are_refused(backend: RulesBackend, answer: str,
                                                             why: str) -> None:

@@ -180,3 +180,20 @@ def test_a_terminator_stops_a_backward_hedge():
     assert report.status_of("opacity") == "present"
     assert report.status_of("atelectasis") == "uncertain"
     assert report.status_of("pneumonia") == "uncertain"
+
+
+@pytest.mark.parametrize(("option", "concept"), [
+    # Options in the words of RadRBench-CXR's OpenI (MeSH terms, two of them missing letters).
+    ("indwelling right caters", "central venous catheter"),
+    ("arosclerosis of thoracic aorta", "calcification"),
+    ("chronic deformity of left ribs", "bone deformity"),
+    ("thoracic vertebrae deformity", "bone deformity"),
+    ("bilateral nipple shadow", "nipple shadow"),
+    ("azygos lobe of lung", "azygos lobe"),
+    ("mild mediastinal shift", "mediastinal shift"),
+    ("pneumonectomy of left upper lobe of lung", "postsurgical changes"),
+    ("small foreign body in left thorax", "foreign body"),
+])
+def test_openi_option_phrases_name_a_concept(option: str, concept: str) -> None:
+    assert [c.name for c in lookup_concepts(option)][:1] == [concept]
+    assert lookup_concepts("caterpillar") == []

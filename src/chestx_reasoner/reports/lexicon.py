@@ -283,13 +283,38 @@ CONCEPTS: tuple[Concept, ...] = (
         "surgical clip", "clips", "surgical staples", "cerclage wires", "wires", "sternotomy",
         "median sternotomy", "cabg", "surgical instruments", "postsurgical changes",
         "postoperative changes", "kyphoplasty", "vertebroplasty", "stent", "stents",
-        "spinal fusion",
+        "spinal fusion", "pneumonectomy", "lobectomy", "upper lobectomy", "lower lobectomy",
+        "wedge resection",
     ], label=None, abnormal=False),
     _c("monitoring leads", DEVICES, [
         "ekg leads", "ecg leads", "telemetry leads", "monitoring leads", "ekg wires",
         "ecg wires", "external leads", "ekg lead", "ecg lead", "telemetry lead",
     ], label=None, abnormal=False),
     # --- Finer findings outside the 14 -------------------------------------------------------
+    # An old deformity of a rib, clavicle or vertebra: often a healed injury, not an acute
+    # fracture (a compression deformity is one, under Fracture).
+    _c("bone deformity", None, [
+        "rib deformity", "rib deformities", "deformity of ribs", "deformity of the ribs",
+        "deformities of the ribs", "deformity of posterior ribs", "deformity of clavicle",
+        "deformity of the clavicle", "clavicle deformity", "clavicular deformity",
+        "vertebral deformity", "deformity of thoracic vertebrae", "thoracic vertebrae deformity",
+        "deformity of vertebra", "deformity of vertebrae", "thoracic deformity",
+    ], label=None),
+    # Normal variants and shadows a reader names so as not to take them for disease.
+    _c("nipple shadow", None, [
+        "nipple shadow", "nipple shadows", "nipple shadowing",
+    ], label=None, abnormal=False),
+    _c("azygos lobe", None, [
+        "azygos lobe", "azygos fissure", "accessory azygos fissure", "azygous lobe",
+        "azygous fissure",
+    ], label=None, abnormal=False),
+    _c("mediastinal shift", None, [
+        "mediastinal shift", "shift of the mediastinum", "mediastinal deviation",
+    ], label=None),
+    _c("foreign body", None, [
+        "foreign body", "foreign bodies", "metallic foreign body", "metallic foreign bodies",
+        "bullet fragments", "shrapnel",
+    ], label=None),
     _c("emphysema", None, [
         "emphysema", "emphysematous changes", "copd", "chronic obstructive pulmonary disease",
         "hyperinflation", "hyperinflated", "hyperexpanded", "hyperexpansion",

@@ -136,11 +136,18 @@ def lookup_concepts(term: str) -> list[Concept]:
     return list(_lookup(term))
 
 
+# RadRBench-CXR's OpenI options lost letters of two MeSH words ("indwelling right caters",
+# "arosclerosis of aorta"): read them as the words they were.
+_OPTION_SPELLINGS = {"caters": "catheters", "cater": "catheter",
+                     "arosclerosis": "arteriosclerosis"}
+_MISSPELT = re.compile(rf"\b(?:{'|'.join(_OPTION_SPELLINGS)})\b")
+
+
 @lru_cache(maxsize=65536)
 def _lookup(term: str) -> tuple[Concept, ...]:
     """Cached: judges and miners look the same option texts up over and over."""
     found: list[Concept] = []
-    text = f" {normalize_term(term)} "
+    text = _MISSPELT.sub(lambda m: _OPTION_SPELLINGS[m.group()], f" {normalize_term(term)} ")
     for attempt in (text, f" {' '.join(_MODIFIERS.sub(' ', text).split())} "):
         for phrase, concept in _phrase_index():
             # The substring test first: comparing concepts (dataclasses) field by field for
