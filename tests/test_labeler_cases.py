@@ -137,6 +137,11 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("There is no pleural line or absence of lung markings to suggest a pneumothorax.",
      "Pneumothorax", ABSENT, None),
     ("No acute abnormality such as pneumonia or pneumothorax.", "Pneumothorax", ABSENT, None),
+    # A deformity on a chest film is a bone's; a compression deformity is a fracture.
+    ("There is a deformity within the midthoracic spine.", "bone deformity", PRESENT, None),
+    ("Within the posterior lateral 8th rib there is a deformity along the cortex.",
+     "bone deformity", PRESENT, None),
+    ("Mild compression deformity of T8.", "Fracture", PRESENT, None),
     # A finding raised for the clinician to consider is a hedge, not a finding.
     ("The possibility of supervening pneumonia must be seriously considered in the "
      "appropriate clinical setting.", "Pneumonia", UNCERTAIN, None),

@@ -299,6 +299,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "deformity of the clavicle", "clavicle deformity", "clavicular deformity",
         "vertebral deformity", "deformity of thoracic vertebrae", "thoracic vertebrae deformity",
         "deformity of vertebra", "deformity of vertebrae", "thoracic deformity",
+        # On a chest film a deformity is a bone's ("there is a deformity within the
+        # midthoracic spine", "within the 8th rib there is a deformity").
+        "deformity", "deformities",
     ], label=None),
     # Normal variants and shadows a reader names so as not to take them for disease.
     _c("nipple shadow", None, [
