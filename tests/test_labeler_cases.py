@@ -137,6 +137,9 @@ CASES: list[tuple[str, str, str, dict | None]] = [
     ("There is no pleural line or absence of lung markings to suggest a pneumothorax.",
      "Pneumothorax", ABSENT, None),
     ("No acute abnormality such as pneumonia or pneumothorax.", "Pneumothorax", ABSENT, None),
+    # Orthopedic hardware in the words reports use.
+    ("Prosthetic right shoulder.", "Support Devices", PRESENT, None),
+    ("Right humeral internal fixation hardware is noted.", "Support Devices", PRESENT, None),
     # A deformity on a chest film is a bone's; a compression deformity is a fracture.
     ("There is a deformity within the midthoracic spine.", "bone deformity", PRESENT, None),
     ("Within the posterior lateral 8th rib there is a deformity along the cortex.",

@@ -275,6 +275,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "monitoring devices", "tubes and lines", "lines and tubes", "lines or tubes",
         "tubes or lines", "lines and devices", "lines or devices", "tube", "tubes",
         "prosthesis", "arthroplasty", "shoulder arthroplasty", "cardiac monitor",
+        "prosthetic", "internal fixation", "fixation device", "orthopedic fixation",
     ]),
     # Not support devices in CheXpert's sense (its labeler does not count them), and no sign of
     # disease either: they never block "No Finding".
