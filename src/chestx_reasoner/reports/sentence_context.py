@@ -7,7 +7,9 @@ chains run to dozens of sentences, so those document-wide pairs were most of Con
 `chestx score`. Here each sentence gets its own `ConTextGraph` (medspacy's class: the same
 scope-limiting and modifying rules), and the edges are collected in medspacy's order
 (modifiers in match order, each with its targets), so every target gets the same modifiers in
-the same order as under `medspacy_context`.
+the same order as under `medspacy_context`, with one exception on purpose: a negation that opens
+a finding's own target ("absence of lung markings", a pneumothorax sign) is part of that target
+and modifies nothing.
 
 Each modifier's scope is computed from the sentence bounds indexed once per document, as
 `ConTextModifier` would from `doc[start].sent` (which scans the tokens for every modifier).
