@@ -88,16 +88,26 @@ def _stated(e: Evidence) -> bool:
     return _positive(e) and not e.inherited
 
 
+# A brief chain is its full chain less the plan and the where-to-look sentences: both are drawn
+# in either style, so that every later seeded choice (and so the words) stays the full chain's.
+def _plan_steps(rng: random.Random, item: dict, asked: str | None, brief: bool) -> list[str]:
+    """The chain's opening plan, as a list of steps: none in a brief chain."""
+    plan = plan_sentence(rng, item, asked)
+    return [] if brief else [plan]
+
+
+def _looking(rng: random.Random, columns: list[str], brief: bool) -> str:
+    """Where to look for `columns`, to lead a finding's step ("" in a brief chain)."""
+    sentence = look_sentence(rng, columns)
+    return "" if brief else sentence + " "
+
+
 def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, Evidence],
                    plain: frozenset[str], first: int, keep_first: bool = False,
                    brief: bool = False) -> tuple[list[str], dict[int, list[str]]]:
     """One step per report sentence (findings it states together share it), positives first,
     then one for the findings the report leaves unmentioned (normal). `keep_first`: the first
     column (a binary item's asked finding) leads; `brief`: no where-to-look sentence."""
-    def look(group: list[str]) -> str:  # drawn either way: brief = full minus these words
-        sentence = look_sentence(rng, group)
-        return "" if brief else sentence + " "
-
     groups: dict[str, list[str]] = {}
     for column in sorted(columns, key=lambda c: (columns.index(c) > 0 and not keep_first,
                                                  not _positive(evidence[c]),
@@ -112,7 +122,7 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
         if key.startswith("plain:") and evidence[group[0]].inherited:
             column = group[0]
             child = next(c for c in PARENTS[column] if _positive(evidence[c]))
-            steps.append(look(group)
+            steps.append(_looking(rng, group, brief)
                          + BRIDGE[column].format(child=FINDING_NAMES[child].capitalize()))
             continue
         if key == "unmentioned":
@@ -127,7 +137,7 @@ def _finding_steps(rng: random.Random, columns: list[str], evidence: dict[str, E
         else:
             seen = key
             quoted[first + len(steps)] = group
-        steps.append(look(group) + seen)
+        steps.append(_looking(rng, group, brief) + seen)
     return steps, quoted
 
 
@@ -290,8 +300,7 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         return _refuse(f"the report states no change in {name}")
     if direction != option:
         return _refuse(f"the report says {name} {direction}, the answer {option}")
-    plan = plan_sentence(rng, item, asked)  # drawn either way, as in mine_rules
-    steps = [] if brief else [plan]
+    steps = _plan_steps(rng, item, asked, brief)
     quoted: dict[int, list[str]] = {}
     for when, e in (("prior", before), ("current", now)):
         if e is None:
@@ -307,8 +316,7 @@ def _temporal(rng: random.Random, item: dict, asked: str, current: LabeledReport
         sentence = f"On the current image, {lower_first(evidence[column].sentence)}"
         if sentence not in shown:
             quoted[len(steps)] = [column]
-            where = look_sentence(rng, [column])  # drawn either way, as in _finding_steps
-            steps.append(sentence if brief else f"{where} {sentence}")
+            steps.append(_looking(rng, [column], brief) + sentence)
             shown.add(sentence)
     lead = f"Compared with the prior image, the {name} {_CHANGED[direction]}"
     answer = f"{item['answer']}) {answer_option(item)}"
@@ -364,8 +372,7 @@ def mine_rules(item: dict, current: LabeledReport, prior: LabeledReport | None =
     own_words: list[str] = []
     if optional is not None:
         walk, own_words = denied_in_own_words(item, walk, evidence, optional)
-    plan = plan_sentence(rng, item, asked)  # drawn either way: brief = full minus its words
-    steps = [] if brief else [plan]
+    steps = _plan_steps(rng, item, asked, brief)
     found, quoted = _finding_steps(rng, walk, evidence, plain, first=len(steps),
                                    keep_first=task == "binary", brief=brief)
     steps += found
